@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what headless WebGPU needs on a fresh Debian (bookworm) machine without a GPU:
+#   - chromium (browser tests; it also ships SwiftShader, a Vulkan driver Dawn accepts)
+#   - libvulkan1 (the loader Dawn opens in Node)
+#   - Mesa 25 lavapipe from bookworm-backports, unpacked into .webgpu-sw/ (3–4× faster than
+#     SwiftShader for Node; bookworm's own Mesa 22 lavapipe is rejected by Dawn)
+# Idempotent: does nothing that is already done. Needs root (or sudo) for apt-get.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1' || need+=(libvulkan1)
+# lavapipe's own libraries (LLVM, libdrm, xcb) come with bookworm's mesa-vulkan-drivers
+dpkg -s mesa-vulkan-drivers >/dev/null 2>&1 || need+=(mesa-vulkan-drivers)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup-webgpu: apt-get install ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+dir=.webgpu-sw
+if [ ! -f "$dir/lvp_icd.json" ]; then
+  lists=$(mktemp -d)
+  mkdir -p "$lists/lists/partial" "$dir"
+  echo 'deb http://deb.debian.org/debian bookworm-backports main' > "$lists/backports.list"
+  o=(-o "Dir::Etc::SourceList=$lists/backports.list" -o Dir::Etc::SourceParts=/dev/null -o "Dir::State::Lists=$lists/lists")
+  if $SUDO apt-get "${o[@]}" update -qq >/dev/null 2>&1 &&
+     (cd "$lists" && $SUDO apt-get "${o[@]}" download -t bookworm-backports mesa-vulkan-drivers >/dev/null 2>&1); then
+    dpkg -x "$lists"/mesa-vulkan-drivers_*.deb "$dir/root"
+    lib=$(find "$PWD/$dir/root" -name libvulkan_lvp.so | head -1)
+    if [ -n "$lib" ]; then
+      printf '{"file_format_version":"1.0.1","ICD":{"library_path":"%s","api_version":"1.3.0"}}\n' "$lib" > "$dir/lvp_icd.json"
+      echo "setup-webgpu: lavapipe ready ($dir/lvp_icd.json)"
+    fi
+  else
+    echo "setup-webgpu: bookworm-backports lavapipe unavailable; Node tests use SwiftShader"
+  fi
+  rm -rf "$lists"
+fi

@@ -1,0 +1,57 @@
+// Soft-target cross-entropy over logits: B rows of K classes, one thread per row.
+//   forward:  lse_b = log Σ_k exp(z_bk);  loss_b = Σ_k t_bk (lse_b − z_bk)
+//             probs = softmax(z) saved;  correct_b = 1 when argmax z_b = argmax t_b (metrics)
+//             The mean over rows is taken by reduce.wgsl.
+//   backward: dz_bk = dloss · (p_bk Σ_k t_bk − t_bk) / B   (dloss: the mean loss's gradient, [1])
+
+struct Params { rows: u32, classes: u32, accumulate: u32, }
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> logits: array<f32>;
+@group(0) @binding(2) var<storage, read> targets: array<f32>;
+@group(0) @binding(3) var<storage, read_write> row_loss: array<f32>;
+@group(0) @binding(4) var<storage, read_write> probs: array<f32>;
+@group(0) @binding(5) var<storage, read_write> correct: array<f32>;
+@group(0) @binding(6) var<storage, read> saved_probs: array<f32>;
+@group(0) @binding(7) var<storage, read> dloss: array<f32>;
+@group(0) @binding(8) var<storage, read_write> dlogits: array<f32>;
+
+override WG: u32 = 64;
+
+fn flat(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * WG; }
+
+@compute @workgroup_size(WG)
+fn soft_ce_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let r = flat(gid, nwg);
+  if (r >= p.rows) { return; }
+  let base = r * p.classes;
+  var m = logits[base];
+  var arg_z = 0u;
+  var arg_t = 0u;
+  for (var k = 1u; k < p.classes; k++) {
+    if (logits[base + k] > m) { m = logits[base + k]; arg_z = k; }
+    if (targets[base + k] > targets[base + arg_t]) { arg_t = k; }
+  }
+  var s = 0.0;
+  for (var k = 0u; k < p.classes; k++) { s += exp(logits[base + k] - m); }
+  let lse = m + log(s);
+  var loss = 0.0;
+  for (var k = 0u; k < p.classes; k++) {
+    probs[base + k] = exp(logits[base + k] - lse);
+    loss += targets[base + k] * (lse - logits[base + k]);
+  }
+  row_loss[r] = loss;
+  correct[r] = select(0.0, 1.0, arg_z == arg_t);
+}
+
+@compute @workgroup_size(WG)
+fn soft_ce_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat(gid, nwg);
+  if (i >= p.rows * p.classes) { return; }
+  let r = i / p.classes;
+  var mass = 0.0;
+  for (var k = 0u; k < p.classes; k++) { mass += targets[r * p.classes + k]; }
+  var g = dloss[0] * (saved_probs[i] * mass - targets[i]) / f32(p.rows);
+  if (p.accumulate != 0u) { g += dlogits[i]; }
+  dlogits[i] = g;
+}

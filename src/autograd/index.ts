@@ -1,0 +1,12 @@
+export { Tensor, tempTensor, tensorFrom, sizeOf } from './tensor.ts';
+export { backward, clearTape, noGrad, isRecording, tapeLength } from './tape.ts';
+export { add, scale } from './ops/elementwise.ts';
+export { matmul } from './ops/matmul.ts';
+export { gelu } from './ops/gelu.ts';
+export { layerNorm, LAYERNORM_EPS } from './ops/layernorm.ts';
+export { softmax } from './ops/softmax.ts';
+export { attention } from './ops/attention.ts';
+export { softCrossEntropy } from './ops/cross-entropy.ts';
+export { patchify } from './ops/patch.ts';
+export { embedTokens, gatherToken, meanTokens } from './ops/tokens.ts';
+export { sumOf } from './ops/reduce.ts';

@@ -1,0 +1,33 @@
+/**
+ * Soft-target cross-entropy, mean over rows (shaders/cross_entropy.wgsl):
+ * loss = (1/B) Σ_b Σ_k t_bk (logsumexp(z_b) − z_bk). Targets get no gradient.
+ * Also returns per-row correctness (argmax z = argmax t) for accuracy metrics.
+ */
+import { gradInto, record } from '../tape.ts';
+import { tempTensor, type Tensor } from '../tensor.ts';
+import { encodeSum } from './reduce.ts';
+import { ROW_WG as WG, rowGrid } from './workgroups.ts';
+
+export interface CrossEntropyResult { loss: Tensor; probs: Tensor; correct: Tensor }
+
+export function softCrossEntropy(logits: Tensor, targets: Tensor): CrossEntropyResult {
+  const gpu = logits.gpu;
+  const [rows, classes] = logits.shape;
+  if (logits.shape.length !== 2 || targets.size !== logits.size) {
+    throw new Error(`softCrossEntropy: logits [${logits.shape}] and targets [${targets.shape}] must both be [B, K]`);
+  }
+  const p = { rows, classes, accumulate: 0 };
+  const rowLoss = gpu.temp(rows);
+  const probs = tempTensor(gpu, [rows, classes], 'ce.probs');
+  const correct = tempTensor(gpu, [rows], 'ce.correct');
+  gpu.run('cross_entropy', 'soft_ce_forward', p,
+    { logits: logits.storage, targets: targets.storage, row_loss: rowLoss, probs: probs.storage, correct: correct.storage }, rowGrid(rows), { WG });
+  const loss = tempTensor(gpu, [1], 'ce.loss');
+  encodeSum(gpu, rowLoss, loss.storage, { alpha: 1 / rows });
+  record('soft_cross_entropy', [logits], loss, (dLoss) =>
+    gradInto(logits, (dz, accumulate) =>
+      gpu.run('cross_entropy', 'soft_ce_backward', { ...p, accumulate },
+        { targets: targets.storage, saved_probs: probs.storage, dloss: dLoss.storage, dlogits: dz.storage },
+        rowGrid(rows * classes), { WG })));
+  return { loss, probs, correct };
+}

@@ -1,0 +1,26 @@
+/** Reductions (shaders/reduce.wgsl): total sums for metrics and norms, column sums for bias grads. */
+import { type Gpu, type Storage } from '../../gpu/gpu.ts';
+import { tempTensor, type Tensor } from '../tensor.ts';
+import { REDUCE_MAX_GROUPS, REDUCE_WG } from './workgroups.ts';
+
+const constants = { WG: REDUCE_WG };
+
+/** dst[0] (+)= alpha · Σ src (squared when `square`). Two dispatches, deterministic. */
+export function encodeSum(gpu: Gpu, src: Storage, dst: Storage, o: { square?: boolean; alpha?: number; accumulate?: boolean } = {}): void {
+  const groups = Math.max(1, Math.min(REDUCE_MAX_GROUPS, Math.ceil(src.elements / REDUCE_WG)));
+  const partial = gpu.temp(groups);
+  gpu.run('reduce', 'sum_partial', { n: src.elements, cols: 1, square: !!o.square, alpha: 1, accumulate: 0 }, { src, dst: partial }, [groups], constants);
+  gpu.run('reduce', 'sum_final', { n: groups, cols: 1, square: 0, alpha: o.alpha ?? 1, accumulate: !!o.accumulate }, { src: partial, dst }, [1], constants);
+}
+
+/** dst[c] (+)= Σ_r src[r, c] over a row-major [rows, cols] matrix. */
+export function columnSum(gpu: Gpu, src: Storage, dst: Storage, cols: number, accumulate: boolean): void {
+  gpu.run('reduce', 'column_sum', { n: src.elements, cols, square: 0, alpha: 1, accumulate }, { src, dst }, [Math.ceil(cols / REDUCE_WG)], constants);
+}
+
+/** A [1] tensor holding alpha·Σ t (no gradient: for metrics and norms). */
+export function sumOf(t: Tensor, o: { square?: boolean; alpha?: number } = {}): Tensor {
+  const out = tempTensor(t.gpu, [1], 'sum');
+  encodeSum(t.gpu, t.storage, out.storage, o);
+  return out;
+}

@@ -1,0 +1,91 @@
+/**
+ * The tape: ops append a backward closure as they run forward; backward() walks it in reverse.
+ * Like micrograd, every backward rule accumulates into its inputs' gradients (gradInto), so a
+ * tensor used twice receives both contributions. Parameters own gradient buffers that persist
+ * across steps (zeroed by the optimizer's zeroGrad); other gradients are step-scoped.
+ */
+import { tempTensor, type Tensor } from './tensor.ts';
+
+interface Node {
+  op: string;
+  output: Tensor;
+  backward: (dOut: Tensor) => void;
+}
+
+let nodes: Node[] = [];
+let recording = true;
+
+export function isRecording(): boolean {
+  return recording;
+}
+
+/** Runs fn without building a graph (label propagation, evaluation, metrics). */
+export function noGrad<T>(fn: () => T): T {
+  const was = recording;
+  recording = false;
+  try {
+    return fn();
+  } finally {
+    recording = was;
+  }
+}
+
+/** Called by every op after its forward dispatch; records only when some input needs a gradient. */
+export function record(op: string, inputs: Tensor[], output: Tensor, backward: (dOut: Tensor) => void): Tensor {
+  if (recording && inputs.some((t) => t.requiresGrad)) {
+    output.requiresGrad = true;
+    nodes.push({ op, output, backward });
+  }
+  return output;
+}
+
+/**
+ * Hands `write` the buffer that receives t's gradient contribution and whether to add to what is
+ * there (accumulate) or overwrite a fresh buffer. Does nothing when t needs no gradient.
+ */
+export function gradInto(t: Tensor, write: (dst: Tensor, accumulate: boolean) => void): void {
+  if (!t.requiresGrad) return;
+  const root = t.root;
+  if (root.grad) {
+    write(t.grad!, true);
+    return;
+  }
+  root.grad = tempTensor(root.gpu, root.shape, `${root.name}.grad`);
+  write(t.grad!, false);
+}
+
+/** A gradient buffer that exists and holds zeros, for kernels that can only accumulate. */
+export function zeroedGrad(t: Tensor): Tensor {
+  const root = t.root;
+  if (!root.grad) {
+    root.grad = tempTensor(root.gpu, root.shape, `${root.name}.grad`);
+    root.gpu.clear(root.grad.storage);
+  }
+  return t.grad!;
+}
+
+/** Backpropagates from a scalar: seeds d(loss)/d(loss) = 1 and runs the tape in reverse. */
+export function backward(loss: Tensor, seed = 1): void {
+  if (loss.size !== 1) throw new Error(`backward needs a scalar loss, got shape [${loss.shape}]`);
+  if (!loss.requiresGrad) throw new Error('backward called on a loss that depends on no parameter (was it computed under noGrad?)');
+  const gpu = loss.gpu;
+  const ones = tempTensor(gpu, [1], 'dloss');
+  gpu.run('elementwise', 'fill', { n: 1, alpha: seed, accumulate: 0 }, { dst: ones.storage }, [1]);
+  loss.grad = ones;
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const node = nodes[i];
+    const g = node.output.grad;
+    if (g) node.backward(g);
+  }
+  clearTape();
+}
+
+/** Drops the recorded graph (after backward, or after a forward that will not be differentiated). */
+export function clearTape(): void {
+  for (const n of nodes) n.output.grad = undefined;
+  nodes = [];
+}
+
+export function tapeLength(): number {
+  return nodes.length;
+}

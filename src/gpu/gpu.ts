@@ -1,0 +1,309 @@
+/**
+ * The GPU context every op runs through: buffers (a pool, so a training step allocates nothing
+ * after its first), the kernel registry, the one open command encoder of the current step, a
+ * uniform arena written once per submit, read-backs, and per-kernel timing with timestamp-query.
+ */
+import { type AdapterReport } from './device.ts';
+import { type Constants, type Kernel, KernelRegistry, SHADER_SOURCES, type ShaderFile } from './kernels.ts';
+
+/** A range of f32 elements inside a GPUBuffer. Offsets are multiples of 256 bytes. */
+export interface Storage {
+  buffer: GPUBuffer;
+  offset: number; // bytes
+  elements: number;
+}
+
+export const STORAGE_ALIGN_BYTES = 256;
+const UNIFORM_CHUNK_BYTES = 64 * 1024;
+const MAX_TIMED_PASSES = 2048;
+/** Workgroups per grid dimension: the WebGPU default limit, so grids fit every adapter. */
+export const MAX_GROUPS_PER_DIM = 65535;
+
+type ParamValues = Record<string, number | boolean>;
+
+export interface KernelTiming { label: string; ms: number }
+
+interface PendingRead { source: Storage; staging: GPUBuffer; resolve: (a: Float32Array) => void; reject: (e: Error) => void }
+
+export class Gpu {
+  readonly kernels: KernelRegistry;
+  /** Every GPUBuffer this context ever created (tests assert it stays flat after the first step). */
+  buffersCreated = 0;
+  submits = 0;
+  /** Validation and out-of-memory errors reported by the device; flush() throws on the first. */
+  readonly errors: string[] = [];
+  lost?: string;
+
+  private free = new Map<number, GPUBuffer[]>();
+  private stepBuffers: GPUBuffer[] = [];
+  private encoder?: GPUCommandEncoder;
+  private pass?: GPUComputePassEncoder;
+  private uniformChunks: { buffer: GPUBuffer; data: ArrayBuffer }[] = [];
+  private uniformSlot = 0;
+  private readonly uniformStride: number;
+  private reads: PendingRead[] = [];
+  private bindingNames = new Map<ShaderFile, Map<string, number>>();
+
+  private timing?: { querySet: GPUQuerySet; resolve: GPUBuffer; labels: string[]; results: KernelTiming[][] };
+
+  constructor(readonly device: GPUDevice, readonly adapter: AdapterReport) {
+    this.kernels = new KernelRegistry(device);
+    this.uniformStride = Math.max(256, device.limits.minUniformBufferOffsetAlignment);
+    device.addEventListener('uncapturederror', (ev) => {
+      this.errors.push((ev as GPUUncapturedErrorEvent).error.message);
+    });
+    void device.lost.then((info) => { this.lost = `${info.reason}: ${info.message}`; });
+  }
+
+  get hasTimestamps(): boolean {
+    return this.device.features.has('timestamp-query');
+  }
+
+  // ---------------------------------------------------------------- buffers
+
+  createBuffer(bytes: number, usage: GPUBufferUsageFlags, label: string): GPUBuffer {
+    this.buffersCreated++;
+    return this.device.createBuffer({ size: Math.max(4, bytes), usage, label });
+  }
+
+  /** A buffer that lives until destroyed: parameters, optimizer state, datasets. */
+  persistent(elements: number, label: string): Storage {
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    return { buffer: this.createBuffer(alignBytes(elements * 4), usage, label), offset: 0, elements };
+  }
+
+  /** A buffer for the current step only; it returns to the pool at endStep(). */
+  temp(elements: number): Storage {
+    const bytes = alignBytes(elements * 4);
+    const list = this.free.get(bytes);
+    const buffer = list?.pop() ??
+      this.createBuffer(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, `temp ${bytes}B`);
+    this.stepBuffers.push(buffer);
+    return { buffer, offset: 0, elements };
+  }
+
+  /** Uploads at queue time: pending commands are submitted first so they never see the new data. */
+  write(dst: Storage, data: Float32Array | Uint32Array | Int32Array, elementOffset = 0): void {
+    if (this.encoder) this.flush();
+    this.device.queue.writeBuffer(dst.buffer, dst.offset + elementOffset * 4, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  private currentEncoder(): GPUCommandEncoder {
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = undefined;
+  }
+
+  /** Records one dispatch: `kernel(file, entry)` with named uniforms and named storage bindings. */
+  run(
+    file: ShaderFile,
+    entry: string,
+    params: ParamValues,
+    bindings: Record<string, Storage>,
+    groups: [number, number?, number?],
+    constants: Constants = {},
+  ): void {
+    const kernel = this.kernels.get(file, entry, constants);
+    const entries: GPUBindGroupEntry[] = [];
+    const names = this.bindingsOf(file);
+    if (kernel.params) entries.push({ binding: names.get('p')!, resource: this.uniform(kernel, params) });
+    for (const [name, s] of Object.entries(bindings)) {
+      const binding = names.get(name);
+      if (binding === undefined) throw new Error(`shaders/${file}.wgsl has no binding named "${name}" (entry ${entry})`);
+      entries.push({ binding, resource: { buffer: s.buffer, offset: s.offset, size: alignBytes(s.elements * 4, 4) } });
+    }
+    const bindGroup = this.device.createBindGroup({ layout: kernel.pipeline.getBindGroupLayout(0), entries, label: `${file}:${entry}` });
+    const [x, y = 1, z = 1] = groups;
+    if (x === 0 || y === 0 || z === 0) return;
+    if (x > MAX_GROUPS_PER_DIM || y > MAX_GROUPS_PER_DIM || z > MAX_GROUPS_PER_DIM) {
+      throw new Error(`${file}:${entry}: grid ${x}×${y}×${z} exceeds ${MAX_GROUPS_PER_DIM} workgroups per dimension`);
+    }
+    let pass = this.pass;
+    if (this.timing && this.timing.labels.length < MAX_TIMED_PASSES) {
+      this.endPass();
+      const i = this.timing.labels.length;
+      this.timing.labels.push(`${file}:${entry}`);
+      pass = this.currentEncoder().beginComputePass({
+        timestampWrites: { querySet: this.timing.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
+      });
+      this.pass = pass;
+    } else if (!pass) {
+      pass = this.pass = this.currentEncoder().beginComputePass();
+    }
+    pass.setPipeline(kernel.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+  }
+
+  copy(src: Storage, dst: Storage, elements = src.elements): void {
+    this.endPass();
+    this.currentEncoder().copyBufferToBuffer(src.buffer, src.offset, dst.buffer, dst.offset, elements * 4);
+  }
+
+  clear(s: Storage): void {
+    this.endPass();
+    this.currentEncoder().clearBuffer(s.buffer, s.offset, alignBytes(s.elements * 4, 4));
+  }
+
+  private uniform(kernel: Kernel, values: ParamValues): GPUBufferBinding {
+    const layout = kernel.params!;
+    const perChunk = Math.floor(UNIFORM_CHUNK_BYTES / this.uniformStride);
+    const chunkIndex = Math.floor(this.uniformSlot / perChunk);
+    if (chunkIndex === this.uniformChunks.length) {
+      const buffer = this.createBuffer(UNIFORM_CHUNK_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'uniform arena');
+      this.uniformChunks.push({ buffer, data: new ArrayBuffer(UNIFORM_CHUNK_BYTES) });
+    }
+    const chunk = this.uniformChunks[chunkIndex];
+    const offset = (this.uniformSlot % perChunk) * this.uniformStride;
+    this.uniformSlot++;
+    const view = new DataView(chunk.data, offset, layout.bytes);
+    for (const [i, f] of layout.fields.entries()) {
+      const v = values[f.name];
+      if (v === undefined) throw new Error(`shaders/${kernel.file}.wgsl:${kernel.entry}: uniform "${f.name}" not given`);
+      const n = typeof v === 'boolean' ? Number(v) : v;
+      if (f.type === 'f32') view.setFloat32(4 * i, n, true);
+      else if (f.type === 'u32') view.setUint32(4 * i, n, true);
+      else view.setInt32(4 * i, n, true);
+    }
+    for (const name of Object.keys(values)) {
+      if (!layout.fields.some((f) => f.name === name)) throw new Error(`shaders/${kernel.file}.wgsl: Params has no field "${name}"`);
+    }
+    return { buffer: chunk.buffer, offset, size: layout.bytes };
+  }
+
+  private bindingsOf(file: ShaderFile): Map<string, number> {
+    let m = this.bindingNames.get(file);
+    if (!m) {
+      m = new Map();
+      const src = SHADER_SOURCES[file];
+      for (const b of src.matchAll(/@binding\((\d+)\)\s*var(?:<[^>]*>)?\s+(\w+)/g)) m.set(b[2], Number(b[1]));
+      this.bindingNames.set(file, m);
+    }
+    return m;
+  }
+
+  /** Schedules a copy of `source` for reading back after the next submit. */
+  readback(source: Storage): Promise<Float32Array> {
+    const bytes = alignBytes(source.elements * 4, 4);
+    const staging = this.takeStaging(bytes);
+    this.endPass();
+    this.currentEncoder().copyBufferToBuffer(source.buffer, source.offset, staging, 0, bytes);
+    return new Promise((resolve, reject) => this.reads.push({ source, staging, resolve, reject }));
+  }
+
+  private stagingFree = new Map<number, GPUBuffer[]>();
+  private takeStaging(bytes: number): GPUBuffer {
+    return this.stagingFree.get(bytes)?.pop() ??
+      this.createBuffer(bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `readback ${bytes}B`);
+  }
+
+  /** Submits everything recorded so far as one command buffer (with its uniforms written first). */
+  flush(): void {
+    if (this.lost) throw new Error(`GPU device lost (${this.lost})`);
+    if (this.errors.length) throw new Error(`GPU error: ${this.errors[0]}`);
+    this.endPass();
+    const timing = this.timing;
+    const timed = timing ? timing.labels.splice(0) : [];
+    if (timing && timed.length) {
+      this.currentEncoder().resolveQuerySet(timing.querySet, 0, 2 * timed.length, timing.resolve, 0);
+    }
+    let timingRead: Promise<Float32Array> | undefined;
+    if (timing && timed.length) {
+      timingRead = this.readback({ buffer: timing.resolve, offset: 0, elements: 4 * timed.length });
+      this.endPass();
+    }
+    if (!this.encoder) return;
+    const perChunk = Math.floor(UNIFORM_CHUNK_BYTES / this.uniformStride);
+    for (let c = 0; c * perChunk < this.uniformSlot; c++) {
+      const used = Math.min(perChunk, this.uniformSlot - c * perChunk) * this.uniformStride;
+      this.device.queue.writeBuffer(this.uniformChunks[c].buffer, 0, this.uniformChunks[c].data, 0, used);
+    }
+    this.uniformSlot = 0;
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = undefined;
+    this.submits++;
+    for (const r of this.reads.splice(0)) {
+      r.staging.mapAsync(GPUMapMode.READ).then(
+        () => {
+          const out = new Float32Array(r.staging.getMappedRange().slice(0, r.source.elements * 4));
+          r.staging.unmap();
+          const size = r.staging.size;
+          if (!this.stagingFree.has(size)) this.stagingFree.set(size, []);
+          this.stagingFree.get(size)!.push(r.staging);
+          r.resolve(out);
+        },
+        (e: Error) => r.reject(new Error(`read-back failed: ${e.message}${this.lost ? ` (device lost: ${this.lost})` : ''}`)),
+      );
+    }
+    if (timing && timingRead) {
+      void timingRead.then((raw) => {
+        const ticks = new BigUint64Array(raw.buffer);
+        timing.results.push(timed.map((label, i) => ({ label, ms: Number(ticks[2 * i + 1] - ticks[2 * i]) / 1e6 })));
+      });
+    }
+  }
+
+  /** Ends a step: submits it and hands its temporary buffers back to the pool. */
+  endStep(): void {
+    this.flush();
+    for (const b of this.stepBuffers.splice(0)) {
+      const list = this.free.get(b.size);
+      if (list) list.push(b);
+      else this.free.set(b.size, [b]);
+    }
+  }
+
+  async read(s: Storage): Promise<Float32Array> {
+    const p = this.readback(s);
+    this.flush();
+    return p;
+  }
+
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    if (this.errors.length) throw new Error(`GPU error: ${this.errors[0]}`);
+  }
+
+  // ---------------------------------------------------------------- timing
+
+  /** Times each dispatch from now on with timestamp-query, one compute pass per dispatch. */
+  startTiming(): boolean {
+    if (!this.hasTimestamps) return false;
+    if (!this.timing) {
+      const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 * MAX_TIMED_PASSES });
+      const resolve = this.createBuffer(16 * MAX_TIMED_PASSES, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, 'timestamps');
+      this.timing = { querySet, resolve, labels: [], results: [] };
+    }
+    return true;
+  }
+
+  /** Stops timing and returns per-kernel milliseconds of every submit since startTiming(). */
+  async stopTiming(): Promise<KernelTiming[][]> {
+    if (!this.timing) return [];
+    await this.sync();
+    await this.device.queue.onSubmittedWorkDone();
+    await new Promise((r) => setTimeout(r, 0));
+    const results = this.timing.results.splice(0);
+    this.timing = undefined;
+    return results;
+  }
+}
+
+
+export function alignBytes(bytes: number, align = STORAGE_ALIGN_BYTES): number {
+  return Math.ceil(Math.max(bytes, 4) / align) * align;
+}
+
+/** A 1-D grid of `n` threads in workgroups of `wg`, folded into y when x would pass the limit. */
+export function grid1d(n: number, wg: number): [number, number] {
+  const groups = Math.ceil(n / wg);
+  if (groups <= MAX_GROUPS_PER_DIM) return [groups, 1];
+  return [MAX_GROUPS_PER_DIM, Math.ceil(groups / MAX_GROUPS_PER_DIM)];
+}
