@@ -1,0 +1,98 @@
+/**
+ * All parameters of a model in one arena: one GPU buffer for values, one for gradients, two for
+ * AdamW's moments, so zero-grad is one clear, the gradient norm one reduction and the optimizer
+ * step one dispatch. Parameters that take weight decay come first; `decayEnd` marks the boundary.
+ * Each parameter is a Tensor viewing its range (offsets aligned for storage bindings).
+ */
+import { type Gpu, STORAGE_ALIGN_BYTES, type Storage } from '../gpu/gpu.ts';
+import { Tensor, sizeOf } from '../autograd/tensor.ts';
+
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+  decay: boolean;
+  init: () => Float32Array;
+}
+
+const ALIGN = STORAGE_ALIGN_BYTES / 4;
+
+export class Parameters {
+  readonly byName = new Map<string, Tensor>();
+  /** In arena order (decayed first), as given within each group. */
+  readonly specs: ParamSpec[];
+  readonly offsets = new Map<string, number>();
+  readonly values: Storage;
+  readonly grads: Storage;
+  readonly expAvg: Storage;
+  readonly expAvgSq: Storage;
+  readonly decayEnd: number;
+  readonly count: number;
+
+  constructor(readonly gpu: Gpu, specs: ParamSpec[]) {
+    this.specs = [...specs.filter((s) => s.decay), ...specs.filter((s) => !s.decay)];
+    let at = 0;
+    let decayEnd = 0;
+    for (const s of this.specs) {
+      this.offsets.set(s.name, at);
+      at = Math.ceil((at + sizeOf(s.shape)) / ALIGN) * ALIGN;
+      if (s.decay) decayEnd = at;
+    }
+    this.decayEnd = decayEnd;
+    this.count = specs.reduce((n, s) => n + sizeOf(s.shape), 0);
+    this.values = gpu.persistent(at, 'parameters');
+    this.grads = gpu.persistent(at, 'gradients');
+    this.expAvg = gpu.persistent(at, 'adamw.exp_avg');
+    this.expAvgSq = gpu.persistent(at, 'adamw.exp_avg_sq');
+    for (const s of this.specs) {
+      const offset = this.offsets.get(s.name)! * 4;
+      const elements = sizeOf(s.shape);
+      const t = new Tensor(gpu, s.shape, { buffer: this.values.buffer, offset, elements }, true, s.name);
+      t.grad = new Tensor(gpu, s.shape, { buffer: this.grads.buffer, offset, elements }, false, `${s.name}.grad`);
+      this.byName.set(s.name, t);
+    }
+    const host = new Float32Array(at);
+    for (const s of this.specs) host.set(s.init(), this.offsets.get(s.name)!);
+    gpu.write(this.values, host);
+    this.resetOptimizer();
+  }
+
+  get(name: string): Tensor {
+    const t = this.byName.get(name);
+    if (!t) throw new Error(`no parameter named "${name}"`);
+    return t;
+  }
+
+  zeroGrad(): void {
+    this.gpu.clear(this.grads);
+  }
+
+  resetOptimizer(): void {
+    this.gpu.clear(this.expAvg);
+    this.gpu.clear(this.expAvgSq);
+    this.gpu.clear(this.grads);
+  }
+
+  /** Every parameter (or gradient) as its own array, by name, from one read-back. */
+  async read(which: 'values' | 'grads' = 'values'): Promise<Map<string, Float32Array>> {
+    const all = await this.gpu.read(which === 'values' ? this.values : this.grads);
+    const out = new Map<string, Float32Array>();
+    for (const s of this.specs) {
+      const o = this.offsets.get(s.name)!;
+      out.set(s.name, all.slice(o, o + sizeOf(s.shape)));
+    }
+    return out;
+  }
+
+  /** Loads values by name; every parameter must be present with its exact size. */
+  load(values: Map<string, Float32Array> | Record<string, Float32Array>): void {
+    const get = (n: string) => (values instanceof Map ? values.get(n) : values[n]);
+    const host = new Float32Array(this.values.elements);
+    for (const s of this.specs) {
+      const v = get(s.name);
+      if (!v) throw new Error(`load: parameter "${s.name}" missing`);
+      if (v.length !== sizeOf(s.shape)) throw new Error(`load: "${s.name}" has ${v.length} values, expected ${sizeOf(s.shape)} [${s.shape}]`);
+      host.set(v, this.offsets.get(s.name)!);
+    }
+    this.gpu.write(this.values, host);
+  }
+}

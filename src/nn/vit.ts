@@ -1,0 +1,105 @@
+/**
+ * DeiT-style pre-norm Vision Transformer for small images, on the autograd ops.
+ * Legend: B batch, C channels, S image side, P patch, T = (S/P)² patches, N = T + 1 tokens,
+ * D dim, H heads, F MLP hidden dim, K classes.
+ *
+ *   patches = patchify(images) · W_peᵀ + b_pe               [B·T, D]   (timm patch_embed.proj)
+ *   x = [cls; patches] + pos_embed                            [B, N, D]
+ *   per block:  x += proj(attention(qkv(LN1(x))));  x += fc2(GELU(fc1(LN2(x))))
+ *   logits = head(LN(x)[:, 0])                                [B, K]
+ *
+ * Parameter names and shapes are timm's (VisionTransformer), so weights load into timm.
+ */
+import { add, attention, embedTokens, gatherToken, gelu, layerNorm, matmul, patchify, type Tensor } from '../autograd/index.ts';
+import { type Gpu } from '../gpu/gpu.ts';
+import { type ParamSpec, Parameters } from './parameters.ts';
+import { tokensOf, type VitConfig } from './presets.ts';
+import { Rng } from './random.ts';
+
+/** timm/DeiT initialisation: trunc_normal_(std=.02) for Linear weights, position and CLS embeddings. */
+export const INIT_STD = 0.02;
+
+export interface VitOutput {
+  logits: Tensor;
+  /** Softmax attention of every block, [B, H, N, N] each (what label propagation reads). */
+  attention: Tensor[];
+  /** Final normalised tokens [B, N, D]. */
+  tokens: Tensor;
+}
+
+export function vitParamSpecs(c: VitConfig, seed: number): ParamSpec[] {
+  const rng = new Rng(seed);
+  const specs: ParamSpec[] = [];
+  const n = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+  const normal = (shape: number[]) => () => rng.fill(n(shape), () => rng.truncatedNormal(INIT_STD));
+  const constant = (shape: number[], v: number) => () => new Float32Array(n(shape)).fill(v);
+  // timm leaves the patch conv at PyTorch's default: U(±1/√fan_in) for weight and bias.
+  const fanIn = c.channels * c.patch * c.patch;
+  const convDefault = (shape: number[]) => () => rng.fill(n(shape), () => rng.uniform(-1, 1) / Math.sqrt(fanIn));
+  const linear = (name: string, out: number, inp: number) => {
+    specs.push({ name: `${name}.weight`, shape: [out, inp], decay: true, init: normal([out, inp]) });
+    specs.push({ name: `${name}.bias`, shape: [out], decay: false, init: constant([out], 0) });
+  };
+  const norm = (name: string) => {
+    specs.push({ name: `${name}.weight`, shape: [c.dim], decay: false, init: constant([c.dim], 1) });
+    specs.push({ name: `${name}.bias`, shape: [c.dim], decay: false, init: constant([c.dim], 0) });
+  };
+
+  const pe = [c.dim, c.channels, c.patch, c.patch];
+  specs.push({ name: 'patch_embed.proj.weight', shape: pe, decay: true, init: convDefault(pe) });
+  specs.push({ name: 'patch_embed.proj.bias', shape: [c.dim], decay: false, init: convDefault([c.dim]) });
+  specs.push({ name: 'cls_token', shape: [1, 1, c.dim], decay: false, init: normal([1, 1, c.dim]) });
+  specs.push({ name: 'pos_embed', shape: [1, tokensOf(c), c.dim], decay: false, init: normal([1, tokensOf(c), c.dim]) });
+  for (let i = 0; i < c.depth; i++) {
+    norm(`blocks.${i}.norm1`);
+    linear(`blocks.${i}.attn.qkv`, 3 * c.dim, c.dim);
+    linear(`blocks.${i}.attn.proj`, c.dim, c.dim);
+    norm(`blocks.${i}.norm2`);
+    linear(`blocks.${i}.mlp.fc1`, c.mlpDim, c.dim);
+    linear(`blocks.${i}.mlp.fc2`, c.dim, c.mlpDim);
+  }
+  norm('norm');
+  linear('head', c.classes, c.dim);
+  return specs;
+}
+
+export class VisionTransformer {
+  readonly params: Parameters;
+
+  constructor(readonly gpu: Gpu, readonly config: VitConfig, seed = 0) {
+    if (config.imageSize % config.patch !== 0) throw new Error(`image side ${config.imageSize} is not a multiple of patch ${config.patch}`);
+    if (config.dim % config.heads !== 0) throw new Error(`dim ${config.dim} does not split into ${config.heads} heads`);
+    this.params = new Parameters(gpu, vitParamSpecs(config, seed));
+  }
+
+  get parameterCount(): number {
+    return this.params.count;
+  }
+
+  /** images [B, C, S, S] (normalised) → logits [B, K], recorded on the tape. */
+  forward(images: Tensor): VitOutput {
+    const c = this.config;
+    const w = (name: string) => this.params.get(name);
+    const B = images.shape[0];
+    const N = tokensOf(c);
+    const linear = (x: Tensor, name: string) => matmul(x, w(`${name}.weight`), { transB: true, bias: w(`${name}.bias`) });
+
+    const patches = matmul(patchify(images, c.patch), w('patch_embed.proj.weight').reshape([c.dim, c.channels * c.patch * c.patch]),
+      { transB: true, bias: w('patch_embed.proj.bias') });
+    let x = embedTokens(patches.reshape([B, N - 1, c.dim]), w('cls_token'), w('pos_embed')).reshape([B * N, c.dim]);
+
+    const attn: Tensor[] = [];
+    for (let i = 0; i < c.depth; i++) {
+      const blk = `blocks.${i}`;
+      const h = layerNorm(x, w(`${blk}.norm1.weight`), w(`${blk}.norm1.bias`));
+      const a = attention(linear(h, `${blk}.attn.qkv`), B, N, c.heads);
+      attn.push(a.probs);
+      x = add(x, linear(a.out, `${blk}.attn.proj`));
+      const m = layerNorm(x, w(`${blk}.norm2.weight`), w(`${blk}.norm2.bias`));
+      x = add(x, linear(gelu(linear(m, `${blk}.mlp.fc1`)), `${blk}.mlp.fc2`));
+    }
+    const tokens = layerNorm(x, w('norm.weight'), w('norm.bias')).reshape([B, N, c.dim]);
+    const logits = linear(gatherToken(tokens, 0), 'head');
+    return { logits, attention: attn, tokens };
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * One training step, recorded into one command encoder and submitted once:
+ * zero-grad → forward → soft-target CE → backward → gradient norm → AdamW.
+ * Nothing is read back unless asked for; metrics come back asynchronously after the submit.
+ */
+import { backward, clearTape, noGrad, softCrossEntropy, sumOf, type Tensor } from '../autograd/index.ts';
+import { AdamW } from '../nn/adamw.ts';
+import { type VisionTransformer } from '../nn/vit.ts';
+
+export interface StepMetrics { loss: number; accuracy: number }
+
+export class Trainer {
+  constructor(readonly model: VisionTransformer, readonly optimizer: AdamW) {}
+
+  /**
+   * images [B, C, S, S] and targets [B, K] already on the GPU. With readMetrics, resolves to the
+   * batch's mean loss and accuracy (argmax of targets) once the GPU has run the step.
+   */
+  step(images: Tensor, targets: Tensor, lr: number, readMetrics = true): Promise<StepMetrics> | undefined {
+    const gpu = this.model.gpu;
+    this.model.params.zeroGrad();
+    const out = this.model.forward(images);
+    const ce = softCrossEntropy(out.logits, targets);
+    backward(ce.loss);
+    this.optimizer.update(lr);
+    let metrics: Promise<StepMetrics> | undefined;
+    if (readMetrics) metrics = readLossAndAccuracy(ce.loss, ce.correct);
+    gpu.endStep();
+    return metrics;
+  }
+
+  /** Loss and accuracy without training (no graph, no update). */
+  evaluate(images: Tensor, targets: Tensor): Promise<StepMetrics> {
+    const gpu = this.model.gpu;
+    const metrics = noGrad(() => {
+      const out = this.model.forward(images);
+      const ce = softCrossEntropy(out.logits, targets);
+      return readLossAndAccuracy(ce.loss, ce.correct);
+    });
+    clearTape();
+    gpu.endStep();
+    return metrics;
+  }
+}
+
+function readLossAndAccuracy(loss: Tensor, correct: Tensor): Promise<StepMetrics> {
+  const gpu = loss.gpu;
+  const acc = sumOf(correct, { alpha: 1 / correct.size });
+  const both = gpu.temp(2);
+  gpu.copy(loss.storage, both, 1);
+  gpu.copy(acc.storage, { ...both, offset: both.offset + 4, elements: 1 }, 1);
+  return gpu.readback(both).then((v) => ({ loss: v[0], accuracy: v[1] }));
+}
+
+export { AdamW };
