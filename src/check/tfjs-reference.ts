@@ -1,0 +1,215 @@
+/**
+ * Independent reference for the whole model: one batch's loss and every parameter gradient of a
+ * VisionTransformer, computed by our WGSL kernels on the GPU and by TF.js (CPU backend, float32),
+ * then compared. The TF.js network below is written from TF.js primitives only: no code, layout
+ * helper or kernel is shared with src/autograd.
+ *
+ * Legend: B batch, C channels, S image side, P patch, G = S/P, T = G² patches, N = T + 1 tokens,
+ *         D dim, H heads, E = D/H head dim, F MLP hidden dim, K classes.
+ *
+ *   patch embedding  conv2d(images as NHWC, proj.weight [D,C,P,P] as [P,P,C,D], stride P) + bias
+ *   tokens           x = concat(cls, patches [B,T,D]) + pos_embed                      [B, N, D]
+ *   LayerNorm        (x − mean) / √(var + 1e-6) · γ + β, tf.moments over D (biased variance)
+ *   attention        qkv [B,N,3,H,E] → q, k, v [B,H,N,E]; softmax(q kᵀ / √E) v → [B, N, D]
+ *   block            x += proj(attention(qkv(LN1 x)));  x += fc2(GELU(fc1(LN2 x)))
+ *   GELU             x · ½ (1 + erf(x / √2))
+ *   logits           head(LN(x)[:, 0])                                                  [B, K]
+ *   loss             −Σ t ⊙ logSoftmax(logits) / B   (soft targets: mixup of two one-hots)
+ *
+ * Pass: loss_rel = |ours − tfjs| / |tfjs| ≤ 1e-5, and for every parameter tensor
+ *       rel = max|grad_ours − grad_tfjs| / max|grad_tfjs| ≤ 1e-4.
+ */
+import type * as TfCore from '@tensorflow/tfjs-core';
+import { backward, softCrossEntropy, tempTensor } from '../autograd/index.ts';
+import { type Gpu } from '../gpu/gpu.ts';
+import { preset, type VitConfig } from '../nn/presets.ts';
+import { Rng } from '../nn/random.ts';
+import { VisionTransformer } from '../nn/vit.ts';
+import { loadTfjs, type Tf } from './tfjs-runtime.ts';
+
+export const LOSS_TOLERANCE = 1e-5;
+export const GRAD_TOLERANCE = 1e-4;
+const LAYERNORM_EPS = 1e-6;
+/** Weight of the first class in each mixed target row. */
+const MIX_LAMBDA = 0.7;
+
+export interface TfjsComparison {
+  loss_ours: number;
+  loss_tfjs: number;
+  loss_rel: number;
+  grad_max_rel: number;
+  /** The parameter with the largest gradient difference. */
+  worst: string;
+  per_tensor: { name: string; rel: number }[];
+  ok: boolean;
+}
+
+interface Batch { images: Float32Array; targets: Float32Array }
+interface LossAndGrads { loss: number; grads: Map<string, Float32Array> }
+/** Our parameters: name → values and shape, in arena order. */
+type Weights = Map<string, { values: Float32Array; shape: number[] }>;
+
+export async function compareWithTfjs(gpu: Gpu, o: { preset?: string; seed?: number; batch?: number } = {}): Promise<TfjsComparison> {
+  const config = preset(o.preset ?? 'test');
+  const seed = o.seed ?? 0;
+  const batchSize = o.batch ?? 4;
+  const batch = randomBatch(config, batchSize, seed);
+  const ours = await ourLossAndGrads(gpu, config, seed, batch, batchSize);
+  const tf = await loadTfjs();
+  const theirs = tfjsLossAndGrads(tf, config, ours.weights, batch, batchSize);
+
+  const loss_rel = Math.abs(ours.loss - theirs.loss) / Math.abs(theirs.loss);
+  const per_tensor = [...theirs.grads].map(([name, g]) => ({ name, rel: maxRelDiff(ours.grads.get(name)!, g) }));
+  const worst = per_tensor.reduce((a, b) => (b.rel > a.rel || Number.isNaN(b.rel) ? b : a));
+  const grad_max_rel = worst.rel;
+  return {
+    loss_ours: ours.loss,
+    loss_tfjs: theirs.loss,
+    loss_rel,
+    grad_max_rel,
+    worst: worst.name,
+    per_tensor,
+    ok: loss_rel <= LOSS_TOLERANCE && grad_max_rel <= GRAD_TOLERANCE,
+  };
+}
+
+/** Normal images [B, C, S, S] and soft targets [B, K]: λ on one class, 1 − λ on another. */
+function randomBatch(c: VitConfig, batch: number, seed: number): Batch {
+  const rng = new Rng(1000 + seed);
+  const images = rng.fill(batch * c.channels * c.imageSize * c.imageSize, () => rng.normal());
+  const targets = new Float32Array(batch * c.classes);
+  for (let b = 0; b < batch; b++) {
+    const first = rng.int(c.classes);
+    const second = (first + 1 + rng.int(c.classes - 1)) % c.classes;
+    targets[b * c.classes + first] = MIX_LAMBDA;
+    targets[b * c.classes + second] = 1 - MIX_LAMBDA;
+  }
+  return { images, targets };
+}
+
+/** Our engine: one forward + soft-target CE + backward on the GPU; also returns the weights used. */
+async function ourLossAndGrads(gpu: Gpu, c: VitConfig, seed: number, data: Batch, batch: number): Promise<LossAndGrads & { weights: Weights }> {
+  const model = new VisionTransformer(gpu, c, seed);
+  try {
+    const images = tempTensor(gpu, [batch, c.channels, c.imageSize, c.imageSize], 'images');
+    const targets = tempTensor(gpu, [batch, c.classes], 'targets');
+    gpu.write(images.storage, data.images);
+    gpu.write(targets.storage, data.targets);
+    model.params.zeroGrad();
+    const ce = softCrossEntropy(model.forward(images).logits, targets);
+    backward(ce.loss);
+    const loss = (await ce.loss.read())[0];
+    const grads = await model.params.read('grads');
+    const values = await model.params.read('values');
+    gpu.endStep();
+    const weights: Weights = new Map(model.params.specs.map((s) => [s.name, { values: values.get(s.name)!, shape: s.shape }]));
+    return { loss, grads, weights };
+  } finally {
+    const p = model.params;
+    for (const s of [p.values, p.grads, p.expAvg, p.expAvgSq]) s.buffer.destroy();
+  }
+}
+
+/** TF.js: the same network and loss, differentiated by tf.valueAndGrads with respect to every weight. */
+function tfjsLossAndGrads(tf: Tf, c: VitConfig, weights: Weights, data: Batch, batch: number): LossAndGrads {
+  const names = [...weights.keys()];
+  const before = tf.memory().numTensors;
+  const result = tf.tidy(() => {
+    const images = tf.tensor4d(data.images, [batch, c.channels, c.imageSize, c.imageSize]);
+    const targets = tf.tensor2d(data.targets, [batch, c.classes]);
+    const tensors = names.map((n) => tf.tensor(weights.get(n)!.values, weights.get(n)!.shape));
+    const lossOf = (...ws: TfCore.Tensor[]): TfCore.Scalar => {
+      const w = (name: string) => ws[names.indexOf(name)];
+      return softTargetCrossEntropy(tf, vitLogits(tf, c, w, images), targets);
+    };
+    const { value, grads } = tf.valueAndGrads(lossOf)(tensors);
+    return { loss: value.dataSync()[0], grads: grads.map((g) => g.dataSync() as Float32Array) };
+  });
+  const leaked = tf.memory().numTensors - before;
+  if (leaked !== 0) throw new Error(`tfjs reference leaked ${leaked} tensors`);
+  return { loss: result.loss, grads: new Map(names.map((n, i) => [n, result.grads[i]])) };
+}
+
+// ------------------------------------------------------------------ the TF.js network
+
+type ByName = (name: string) => TfCore.Tensor;
+
+function vitLogits(tf: Tf, c: VitConfig, w: ByName, images: TfCore.Tensor4D): TfCore.Tensor2D {
+  const B = images.shape[0];
+  let x = embed(tf, c, w, images); // [B, N, D]
+  for (let i = 0; i < c.depth; i++) {
+    const blk = `blocks.${i}`;
+    const h = layerNorm(tf, x, w(`${blk}.norm1.weight`), w(`${blk}.norm1.bias`));
+    const a = multiHeadAttention(tf, linear(tf, h, w, `${blk}.attn.qkv`), c.heads);
+    x = tf.add(x, linear(tf, a, w, `${blk}.attn.proj`));
+    const m = layerNorm(tf, x, w(`${blk}.norm2.weight`), w(`${blk}.norm2.bias`));
+    x = tf.add(x, linear(tf, geluErf(tf, linear(tf, m, w, `${blk}.mlp.fc1`)), w, `${blk}.mlp.fc2`));
+  }
+  const tokens = layerNorm(tf, x, w('norm.weight'), w('norm.bias'));
+  const cls = tf.reshape(tf.slice(tokens, [0, 0, 0], [B, 1, c.dim]), [B, c.dim]);
+  return linear(tf, cls, w, 'head') as TfCore.Tensor2D;
+}
+
+/** Patch embedding as a stride-P convolution, then the CLS token and position embedding. */
+function embed(tf: Tf, c: VitConfig, w: ByName, images: TfCore.Tensor4D): TfCore.Tensor {
+  const B = images.shape[0];
+  const G = c.imageSize / c.patch;
+  const nhwc = tf.transpose(images, [0, 2, 3, 1]); // [B, S, S, C]
+  const filter = tf.transpose(w('patch_embed.proj.weight'), [2, 3, 1, 0]) as TfCore.Tensor4D; // [P, P, C, D]
+  const conv = tf.conv2d(nhwc, filter, c.patch, 'valid'); // [B, G, G, D]
+  const patches = tf.add(tf.reshape(conv, [B, G * G, c.dim]), w('patch_embed.proj.bias'));
+  const cls = tf.tile(tf.reshape(w('cls_token'), [1, 1, c.dim]), [B, 1, 1]);
+  return tf.add(tf.concat([cls, patches], 1), w('pos_embed'));
+}
+
+/** timm Linear on the last axis: x · Wᵀ + b, W [out, in]. */
+function linear(tf: Tf, x: TfCore.Tensor, w: ByName, name: string): TfCore.Tensor {
+  const W = w(`${name}.weight`);
+  const [out, inp] = W.shape;
+  const rows = tf.reshape(x, [-1, inp]);
+  const y = tf.add(tf.matMul(rows, W, false, true), w(`${name}.bias`));
+  return tf.reshape(y, [...x.shape.slice(0, -1), out]);
+}
+
+function layerNorm(tf: Tf, x: TfCore.Tensor, gamma: TfCore.Tensor, beta: TfCore.Tensor): TfCore.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  const normalised = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, LAYERNORM_EPS)));
+  return tf.add(tf.mul(normalised, gamma), beta);
+}
+
+function geluErf(tf: Tf, x: TfCore.Tensor): TfCore.Tensor {
+  const phi = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+  return tf.mul(x, phi);
+}
+
+/** qkv [B, N, 3D] in timm's layout [B, N, 3, H, E] → attention output [B, N, D]. */
+function multiHeadAttention(tf: Tf, qkv: TfCore.Tensor, heads: number): TfCore.Tensor {
+  const [B, N, threeD] = qkv.shape;
+  const D = threeD / 3;
+  const E = D / heads;
+  const split = tf.transpose(tf.reshape(qkv, [B, N, 3, heads, E]), [2, 0, 3, 1, 4]); // [3, B, H, N, E]
+  const [q, k, v] = tf.split(split, 3, 0).map((t) => tf.reshape(t, [B, heads, N, E]));
+  const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(E)); // [B, H, N, N]
+  const out = tf.matMul(tf.softmax(scores, -1), v); // [B, H, N, E]
+  return tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [B, N, D]);
+}
+
+function softTargetCrossEntropy(tf: Tf, logits: TfCore.Tensor2D, targets: TfCore.Tensor2D): TfCore.Scalar {
+  const B = logits.shape[0];
+  return tf.div(tf.neg(tf.sum(tf.mul(targets, tf.logSoftmax(logits, -1)))), B) as TfCore.Scalar;
+}
+
+// ------------------------------------------------------------------ comparison
+
+/** max|a − b| / max|b| (0 when both are all zeros). */
+function maxRelDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) throw new Error(`compare: ${a.length} vs ${b.length} values`);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+    if (Number.isNaN(a[i]) || Number.isNaN(b[i])) return NaN;
+  }
+  return diff === 0 ? 0 : diff / scale;
+}
