@@ -4,7 +4,7 @@
 //   op(A) is M×K (A stored K×M when trans_a), op(B) is K×N (B stored N×K when trans_b);
 //   z = workgroup id z; a batch stride of 0 broadcasts that operand (a shared weight).
 //
-// Backward is this same kernel with other transposes (see src/autograd/ops/linear.ts):
+// Backward is this same kernel with other transposes (see src/autograd/ops/matmul.ts):
 //   dA = dC · op(B)ᵀ,  dB = op(A)ᵀ · dC,  dbias = column sums of dC (reduce.wgsl: column_sum).
 //
 // Strategy: a BM×BN output tile per workgroup of (BN/4)×(BM/4) threads, each thread holding a

@@ -1,0 +1,39 @@
+/** Soft-target cross-entropy over B rows of K logits, mean over rows (shaders/cross_entropy.wgsl). */
+import { type In, type Vec, zeros } from './types.ts';
+
+const argmax = (x: In, base: number, k: number) => {
+  let best = 0;
+  for (let j = 1; j < k; j++) if (x[base + j] > x[base + best]) best = j; // first max wins
+  return best;
+};
+
+/** loss = (1/B) Σ_b Σ_k t_bk (lse(z_b) − z_bk); probs = softmax(z); correct_b = [argmax z_b = argmax t_b]. */
+export function softCrossEntropy(z: In, t: In, classes: number): { loss: number; probs: Vec; correct: Vec } {
+  const rows = z.length / classes;
+  const probs = zeros(z.length), correct = zeros(rows);
+  let loss = 0;
+  for (let r = 0, base = 0; r < rows; r++, base += classes) {
+    let m = -Infinity, s = 0;
+    for (let k = 0; k < classes; k++) m = Math.max(m, z[base + k]);
+    for (let k = 0; k < classes; k++) s += Math.exp(z[base + k] - m);
+    const lse = m + Math.log(s);
+    for (let k = 0; k < classes; k++) {
+      probs[base + k] = Math.exp(z[base + k] - lse);
+      loss += (t[base + k] * (lse - z[base + k])) / rows;
+    }
+    correct[r] = argmax(z, base, classes) === argmax(t, base, classes) ? 1 : 0;
+  }
+  return { loss, probs, correct };
+}
+
+/** dz_bk = dloss · (p_bk Σ_k t_bk − t_bk) / B. */
+export function softCrossEntropyBackward(z: In, t: In, classes: number, dloss: number): Vec {
+  const { probs } = softCrossEntropy(z, t, classes);
+  const rows = z.length / classes, dz = zeros(z.length);
+  for (let r = 0, base = 0; r < rows; r++, base += classes) {
+    let mass = 0;
+    for (let k = 0; k < classes; k++) mass += t[base + k];
+    for (let k = 0; k < classes; k++) dz[base + k] = (dloss * (probs[base + k] * mass - t[base + k])) / rows;
+  }
+  return dz;
+}

@@ -1,0 +1,379 @@
+/**
+ * Every GPU op/kernel against its float64 CPU reference (src/autograd/reference), forward and
+ * backward, and every reference backward against central finite differences of its forward.
+ *
+ * Per op: seeded random f32 inputs at shapes that are not multiples of the tile/workgroup sizes;
+ * GPU forward vs reference forward; then loss = Σ out·R for a random R (flatten out to [1, n]
+ * and matmul with R [n, 1], so d out = R exactly) and backward() — the GPU input gradients vs the
+ * reference backward given the same R. Backward runs twice without clearing the gradients, so
+ * the second pass exercises every kernel's `accumulate` path: (grad₂ − grad₁) must match too.
+ *
+ * Error metric everywhere: normwise relative error max_i |got_i − ref_i| / max_i |ref_i| (one
+ * scale per tensor, so entries near zero do not dominate); an op with several outputs or inputs
+ * reports its worst tensor.
+ */
+import { add, backward, clearTape, embedTokens, gatherToken, gelu, layerNorm, matmul, meanTokens, patchify, scale, softCrossEntropy,
+  softmax, sumOf, attention, type Tensor, tempTensor, tensorFrom } from '../autograd/index.ts';
+import { LAYERNORM_EPS } from '../autograd/ops/layernorm.ts';
+import { columnSum } from '../autograd/ops/reduce.ts';
+import { ELEMENTWISE_WG, elementwiseGrid } from '../autograd/ops/workgroups.ts';
+import * as ref from '../autograd/reference/index.ts';
+import { type Gpu, type Storage } from '../gpu/gpu.ts';
+import { Rng } from '../nn/random.ts';
+
+export interface OpCheck {
+  name: string;
+  shapes: string;
+  fwd_max_rel: number;
+  bwd_max_rel: number | null;
+  fd_max_rel: number | null;
+  tolerance: number;
+  ok: boolean;
+  /** The worst comparison: its first entry past tolerance (or its largest error), ref vs got. */
+  detail?: string;
+}
+
+/**
+ * f32 tolerance of every op, forward and backward (normwise); none is loosened. Measured errors
+ * are ≤ 5e-7: f32 rounding (2^-24 ≈ 6e-8) grown by sums of at most ~100 terms, plus GELU's A&S
+ * erf (1.5e-7 absolute). adamw measures ~2e-5 because it compares the step θ' − θ, whose size is
+ * ~lr while θ' is rounded to f32 at |θ| ≤ 2 (ulp 2.4e-7, i.e. 2.4e-5 of a 0.01 step).
+ */
+const F32_TOL = 1e-4;
+/** Reference backward vs central differences of the reference forward, in float64. */
+const FD_TOL = 1e-6;
+const FD_STEP = 1e-6;
+const FD_SAMPLES = 20;
+
+type Vec = Float64Array;
+
+interface Input { name: string; shape: number[]; data: Float32Array; grad?: boolean }
+
+interface Case {
+  name: string;
+  inputs: Input[];
+  /** GPU forward on the uploaded inputs; outputs[0] is the one differentiated. */
+  gpu(t: Tensor[]): Tensor[];
+  /** Reference outputs in the order of gpu's. */
+  forward(x: Vec[]): Vec[];
+  /** Reference gradients of the inputs marked `grad`, in order, given d outputs[0] = r. */
+  backward?(x: Vec[], r: Vec): Vec[];
+  /** Maps the GPU outputs before comparison (adamw compares the step θ' − θ). */
+  post?(got: Vec[], x: Vec[]): Vec[];
+  shapes?: string;
+  tolerance?: number;
+}
+
+interface Compared { err: number; detail: string }
+
+/** Normwise relative error of got vs want over `indices` (default all), scaled by max |want| over all of want. */
+function compare(label: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: number, indices?: number[]): Compared {
+  let scaleOf = 0;
+  for (let i = 0; i < want.length; i++) scaleOf = Math.max(scaleOf, Math.abs(want[i]));
+  const scaled = scaleOf || 1; // an all-zero reference compares absolutely
+  let err = 0, worst = -1, firstBad = -1;
+  for (const i of indices ?? Array.from(want, (_, i) => i)) {
+    const e = Math.abs(got[i] - want[i]) / scaled;
+    if (!(e <= err)) { err = Number.isNaN(e) ? Infinity : e; worst = i; }
+    if (firstBad < 0 && !(e <= tol)) firstBad = i;
+  }
+  const at = firstBad >= 0 ? firstBad : worst;
+  return { err, detail: at < 0 ? `${label}: empty` : `${label}[${at}]: ref ${want[at]} got ${got[at]}` };
+}
+
+const worstOf = (cs: Compared[]): Compared => cs.reduce((a, b) => (b.err > a.err ? b : a), { err: 0, detail: '' });
+
+async function readAll(gpu: Gpu, storages: Storage[]): Promise<Vec[]> {
+  const reads = storages.map((s) => gpu.readback(s));
+  gpu.flush();
+  return (await Promise.all(reads)).map((a) => Float64Array.from(a));
+}
+
+/** Σ_i out_i · r_i of the reference's first output. */
+function lossOf(c: Case, x: Vec[], r: Vec): number {
+  const out = c.forward(x)[0];
+  let s = 0;
+  for (let i = 0; i < out.length; i++) s += out[i] * r[i];
+  return s;
+}
+
+/** Reference backward vs central differences (L(x + h) − L(x − h)) / 2h on a sample of each input. */
+function finiteDifferences(c: Case, x: Vec[], r: Vec, grads: Vec[], rng: Rng): Compared {
+  const results: Compared[] = [];
+  let g = 0;
+  c.inputs.forEach((input, k) => {
+    if (!input.grad) return;
+    const want = grads[g++], xk = x[k];
+    let big = 0;
+    for (let i = 1; i < want.length; i++) if (Math.abs(want[i]) > Math.abs(want[big])) big = i;
+    const sample = [big, ...Array.from({ length: FD_SAMPLES - 1 }, () => rng.int(xk.length))];
+    const fd = new Float64Array(xk.length);
+    for (const i of sample) {
+      const orig = xk[i];
+      xk[i] = orig + FD_STEP;
+      const plus = lossOf(c, x, r);
+      xk[i] = orig - FD_STEP;
+      const minus = lossOf(c, x, r);
+      xk[i] = orig;
+      fd[i] = (plus - minus) / (2 * FD_STEP);
+    }
+    results.push(compare(`d${input.name} (ref backward vs finite differences)`, fd, want, FD_TOL, sample));
+  });
+  return worstOf(results);
+}
+
+async function runCase(gpu: Gpu, c: Case, rng: Rng): Promise<OpCheck> {
+  const tolerance = c.tolerance ?? F32_TOL;
+  const shapes = c.shapes ?? c.inputs.map((i) => `${i.name}[${i.shape.join(',')}]`).join(' ');
+  const x = c.inputs.map((i) => Float64Array.from(i.data));
+  const tensors = c.inputs.map((i) => tensorFrom(gpu, i.shape, i.data, !!i.grad, i.name));
+  const owned = [...tensors];
+  try {
+    const outs = c.gpu(tensors);
+    let got = await readAll(gpu, outs.map((o) => o.storage));
+    if (c.post) got = c.post(got, x);
+    const want = c.forward(x);
+    const fwd = worstOf(want.map((w, i) => compare(`out${i}`, got[i], w, tolerance)));
+    let bwd: Compared | null = null, fd: Compared | null = null;
+    if (c.backward) {
+      const n = outs[0].size;
+      const r = rng.fill(n, () => rng.uniform(-1, 1));
+      const R = tensorFrom(gpu, [n, 1], r, false, 'R');
+      owned.push(R);
+      const withGrad = tensors.filter((t) => t.requiresGrad);
+      const names = c.inputs.filter((i) => i.grad).map((i) => i.name);
+      const gradsAfter = async (out: Tensor) => {
+        backward(matmul(out.reshape([1, n]), R));
+        return readAll(gpu, withGrad.map((t) => t.grad!.storage));
+      };
+      const first = await gradsAfter(outs[0]);
+      const second = await gradsAfter(c.gpu(tensors)[0]); // accumulates onto `first`
+      const r64 = Float64Array.from(r);
+      const grads = c.backward(x, r64);
+      bwd = worstOf(grads.flatMap((g, k) => [
+        compare(`d${names[k]}`, first[k], g, tolerance),
+        compare(`d${names[k]} (accumulated)`, second[k].map((v, i) => v - first[k][i]), g, tolerance),
+      ]));
+      fd = finiteDifferences(c, x, r64, grads, rng);
+    }
+    const ok = fwd.err <= tolerance && (!bwd || bwd.err <= tolerance) && (!fd || fd.err <= FD_TOL);
+    const failed = [fwd.err > tolerance && fwd, bwd && bwd.err > tolerance && bwd, fd && fd.err > FD_TOL && fd].find(Boolean);
+    const detail = (failed || worstOf([fwd, ...(bwd ? [bwd] : [])])).detail;
+    return { name: c.name, shapes, fwd_max_rel: fwd.err, bwd_max_rel: bwd?.err ?? null, fd_max_rel: fd?.err ?? null, tolerance, ok, detail };
+  } catch (e) {
+    return { name: c.name, shapes, fwd_max_rel: Infinity, bwd_max_rel: null, fd_max_rel: null, tolerance, ok: false, detail: `threw: ${(e as Error).message}` };
+  } finally {
+    clearTape();
+    try { gpu.endStep(); } catch { /* a GPU error is already reported by the op that caused it */ }
+    for (const t of owned) t.storage.buffer.destroy();
+  }
+}
+
+// ------------------------------------------------------------------------------- the cases
+
+const normal = (rng: Rng, n: number, std = 1, mean = 0) => rng.fill(n, () => mean + std * rng.normal());
+const input = (name: string, shape: number[], data: Float32Array, grad = true): Input => ({ name, shape, data, grad });
+
+function matmulCase(rng: Rng, name: string, d: ref.MatmulDims, withBias = false): Case {
+  const { batch, M, N, K, transA = false, transB = false, alpha = 1 } = d;
+  const lead = batch > 1 ? [batch] : [];
+  const inputs = [
+    input('A', [...lead, ...(transA ? [K, M] : [M, K])], normal(rng, batch * M * K)),
+    input('B', [...lead, ...(transB ? [N, K] : [K, N])], normal(rng, batch * K * N)),
+    ...(withBias ? [input('bias', [N], normal(rng, N))] : []),
+  ];
+  return {
+    name, inputs,
+    shapes: `${batch > 1 ? `${batch}×` : ''}${M}×${K}·${K}×${N}${transA ? ' transA' : ''}${transB ? ' transB' : ''}${withBias ? ' +bias' : ''}${alpha !== 1 ? ` alpha=${alpha}` : ''}`,
+    gpu: ([a, b, bias]) => [matmul(a, b, { transA, transB, alpha, bias })],
+    forward: ([a, b, bias]) => [ref.matmul(a, b, d, bias)],
+    backward: ([a, b], r) => {
+      const g = ref.matmulBackward(a, b, r, d);
+      return withBias ? [g.da, g.db, g.dbias] : [g.da, g.db];
+    },
+  };
+}
+
+function attentionCase(rng: Rng, name: string, dims: ref.AttentionDims): Case {
+  const { batch, tokens, heads, headDim } = dims;
+  const D = heads * headDim;
+  return {
+    name,
+    shapes: `B=${batch} N=${tokens} H=${heads} E=${headDim}: qkv[${batch * tokens},${3 * D}]`,
+    inputs: [input('qkv', [batch * tokens, 3 * D], normal(rng, batch * tokens * 3 * D))],
+    gpu: ([qkv]) => { const r = attention(qkv, batch, tokens, heads); return [r.out, r.probs]; },
+    forward: ([qkv]) => { const r = ref.attention(qkv, dims); return [r.out, r.probs]; },
+    backward: ([qkv], r) => [ref.attentionBackward(qkv, r, dims)],
+  };
+}
+
+/** Soft targets: a mixup tie (0.5/0.5, first max wins), one-hots, random distributions, one row of mass 0.8. */
+function softTargets(rng: Rng, rows: number, classes: number): Float32Array {
+  const t = new Float32Array(rows * classes);
+  for (let r = 0; r < rows; r++) {
+    const row = t.subarray(r * classes, (r + 1) * classes);
+    if (r === 0) { row[2] = 0.5; row[7] = 0.5; } else if (r % 3 === 1) row[rng.int(classes)] = 1;
+    else {
+      const w = Array.from({ length: classes }, () => rng.next() ** 3);
+      const mass = r === 2 ? 0.8 : 1, s = w.reduce((a, b) => a + b, 0);
+      w.forEach((v, k) => (row[k] = (mass * v) / s));
+    }
+  }
+  return t;
+}
+
+function optimizerCases(rng: Rng): Case[] {
+  const n = 1037;
+  const grads = normal(rng, n, 0.1);
+  const normSq = new Float32Array([ref.sumSquares(grads)]); // ‖g‖ ≈ 3.2
+  const o: ref.AdamWConfig = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, step: 3, decayEnd: 700, maxNorm: 1 };
+  const clipNorm = 0.5;
+  return [{
+    // Compares the step θ' − θ (not θ', where lr·update is 1% of θ) so the update itself is held to 1e-4.
+    name: 'adamw',
+    shapes: `n=${n} decay_end=${o.decayEnd} t=${o.step} max_norm=${o.maxNorm} (compares θ'−θ, m, v)`,
+    inputs: [input('params', [n], normal(rng, n, 0.5), false), input('grads', [n], grads, false),
+      input('exp_avg', [n], normal(rng, n, 0.01), false), input('exp_avg_sq', [n], rng.fill(n, () => rng.uniform(1e-4, 0.02)), false),
+      input('norm_sq', [1], normSq, false)],
+    gpu: ([params, g, m, v, ns]) => {
+      params.gpu.run('optimizer', 'adamw', {
+        n, decay_end: o.decayEnd, lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weight_decay: o.weightDecay,
+        bias_correction1: 1 - o.beta1 ** o.step, bias_correction2: 1 - o.beta2 ** o.step, max_norm: o.maxNorm,
+      }, { params: params.storage, grads: g.storage, exp_avg: m.storage, exp_avg_sq: v.storage, norm_sq: ns.storage },
+      elementwiseGrid(n), { WG: ELEMENTWISE_WG });
+      return [params, m, v];
+    },
+    forward: ([params, g, m, v, ns]) => {
+      const r = ref.adamw(params, g, m, v, ns[0], o);
+      return [r.params.map((p, i) => p - params[i]), r.expAvg, r.expAvgSq];
+    },
+    post: ([p, m, v], [params]) => [p.map((q, i) => q - params[i]), m, v],
+  }, {
+    name: 'clip_gradients',
+    shapes: `n=${n} max_norm=${clipNorm} (‖g‖≈${Math.sqrt(normSq[0]).toFixed(2)})`,
+    inputs: [input('grads', [n], grads, false), input('norm_sq', [1], normSq, false)],
+    gpu: ([g, ns]) => {
+      g.gpu.run('optimizer', 'clip_gradients', {
+        n, decay_end: 0, lr: 0, beta1: 0, beta2: 0, eps: 0, weight_decay: 0, bias_correction1: 1, bias_correction2: 1, max_norm: clipNorm,
+      }, { grads: g.storage, norm_sq: ns.storage }, elementwiseGrid(n), { WG: ELEMENTWISE_WG });
+      return [g];
+    },
+    forward: ([g, ns]) => [ref.clipGradients(g, ns[0], clipNorm)],
+  }];
+}
+
+function cases(): ((rng: Rng) => Case | Case[])[] {
+  return [
+    (rng) => matmulCase(rng, 'matmul', { batch: 1, M: 70, N: 37, K: 45 }),
+    (rng) => matmulCase(rng, 'matmul_transA', { batch: 1, M: 70, N: 37, K: 45, transA: true }),
+    (rng) => matmulCase(rng, 'matmul_transB', { batch: 1, M: 70, N: 37, K: 45, transB: true, alpha: 0.37 }),
+    (rng) => matmulCase(rng, 'matmul_batched', { batch: 3, M: 33, N: 17, K: 65 }),
+    (rng) => matmulCase(rng, 'matmul_bias', { batch: 1, M: 70, N: 37, K: 45, transB: true }, true),
+    (rng) => ({
+      name: 'add',
+      inputs: [input('a', [37, 29], normal(rng, 37 * 29)), input('b', [37, 29], normal(rng, 37 * 29))],
+      gpu: ([a, b]) => [add(a, b)],
+      forward: ([a, b]) => [ref.add(a, b)],
+      backward: (_, r) => { const g = ref.addBackward(r); return [g.da, g.db]; },
+    }),
+    (rng) => ({
+      name: 'scale', shapes: 'a[37,29] alpha=-1.7',
+      inputs: [input('a', [37, 29], normal(rng, 37 * 29))],
+      gpu: ([a]) => [scale(a, -1.7)],
+      forward: ([a]) => [ref.scale(a, -1.7)],
+      backward: (_, r) => [ref.scaleBackward(r, -1.7)],
+    }),
+    (rng) => ({
+      name: 'gelu', shapes: 'x[61,47] ~ N(0, 2.5²)',
+      inputs: [input('x', [61, 47], normal(rng, 61 * 47, 2.5))],
+      gpu: ([x]) => [gelu(x)],
+      forward: ([x]) => [ref.gelu(x)],
+      backward: ([x], r) => [ref.geluBackward(x, r)],
+    }),
+    (rng) => ({
+      name: 'layernorm', shapes: `x[70,45] ~ N(3, 2²) gamma[45] beta[45] eps=${LAYERNORM_EPS}`,
+      inputs: [input('x', [70, 45], normal(rng, 70 * 45, 2, 3)), input('gamma', [45], normal(rng, 45, 0.2, 1)), input('beta', [45], normal(rng, 45, 0.5))],
+      gpu: ([x, g, b]) => [layerNorm(x, g, b, LAYERNORM_EPS)],
+      forward: ([x, g, b]) => [ref.layerNorm(x, g, b, 45, LAYERNORM_EPS).y],
+      backward: ([x, g], r) => { const d = ref.layerNormBackward(x, g, r, 45, LAYERNORM_EPS); return [d.dx, d.dgamma, d.dbeta]; },
+    }),
+    (rng) => ({
+      name: 'softmax', shapes: 'x[37,29] ~ N(0, 3²)',
+      inputs: [input('x', [37, 29], normal(rng, 37 * 29, 3))],
+      gpu: ([x]) => [softmax(x)],
+      forward: ([x]) => [ref.softmax(x, 29)],
+      backward: ([x], r) => [ref.softmaxBackward(ref.softmax(x, 29), r, 29)],
+    }),
+    (rng) => attentionCase(rng, 'attention', { batch: 2, tokens: 17, heads: 2, headDim: 8 }),
+    (rng) => attentionCase(rng, 'attention_n65', { batch: 2, tokens: 65, heads: 3, headDim: 16 }),
+    (rng) => ({
+      name: 'soft_cross_entropy', shapes: 'logits[37,13] targets[37,13] (outputs: loss, probs, correct)',
+      inputs: [input('logits', [37, 13], normal(rng, 37 * 13, 2)), input('targets', [37, 13], softTargets(rng, 37, 13), false)],
+      gpu: ([z, t]) => { const r = softCrossEntropy(z, t); return [r.loss, r.probs, r.correct]; },
+      forward: ([z, t]) => { const r = ref.softCrossEntropy(z, t, 13); return [Float64Array.of(r.loss), r.probs, r.correct]; },
+      backward: ([z, t], r) => [ref.softCrossEntropyBackward(z, t, 13, r[0])],
+    }),
+    (rng) => {
+      const d = { batch: 3, channels: 3, side: 15, patch: 5 };
+      return {
+        name: 'patchify', shapes: 'images[3,3,15,15] P=5 → patches[27,75]',
+        inputs: [input('images', [3, 3, 15, 15], normal(rng, 3 * 3 * 15 * 15))],
+        gpu: ([im]) => [patchify(im, 5)],
+        forward: ([im]) => [ref.patchify(im, d)],
+        backward: (_, r) => [ref.patchifyBackward(r, d)],
+      };
+    },
+    (rng) => ({
+      name: 'embed_tokens',
+      inputs: [input('patches', [3, 9, 20], normal(rng, 3 * 9 * 20)), input('cls', [20], normal(rng, 20)), input('pos', [10, 20], normal(rng, 200))],
+      gpu: ([p, c, pos]) => [embedTokens(p, c, pos)],
+      forward: ([p, c, pos]) => [ref.embedTokens(p, c, pos, 3, 20)],
+      backward: (_, r) => { const g = ref.embedTokensBackward(r, 3, 10, 20); return [g.dpatches, g.dcls, g.dpos]; },
+    }),
+    (rng) => ({
+      name: 'gather_token', shapes: 'x[3,10,20] index=2',
+      inputs: [input('x', [3, 10, 20], normal(rng, 600))],
+      gpu: ([x]) => [gatherToken(x, 2)],
+      forward: ([x]) => [ref.gatherToken(x, 3, 10, 20, 2)],
+      backward: (_, r) => [ref.gatherTokenBackward(r, 3, 10, 20, 2)],
+    }),
+    (rng) => ({
+      name: 'mean_tokens', shapes: 'x[3,10,20] first=1',
+      inputs: [input('x', [3, 10, 20], normal(rng, 600))],
+      gpu: ([x]) => [meanTokens(x, 1)],
+      forward: ([x]) => [ref.meanTokens(x, 3, 10, 20, 1)],
+      backward: (_, r) => [ref.meanTokensBackward(r, 3, 10, 20, 1)],
+    }),
+    (rng) => ({
+      name: 'sum', shapes: 'x[100003] ~ U(0, 1)',
+      inputs: [input('x', [100003], rng.fill(100003, () => rng.next()), false)],
+      gpu: ([x]) => [sumOf(x)],
+      forward: ([x]) => [Float64Array.of(ref.sum(x))],
+    }),
+    (rng) => ({
+      name: 'sum_squares', shapes: 'x[100003] ~ N(0, 1)',
+      inputs: [input('x', [100003], normal(rng, 100003), false)],
+      gpu: ([x]) => [sumOf(x, { square: true })],
+      forward: ([x]) => [Float64Array.of(ref.sumSquares(x))],
+    }),
+    (rng) => ({
+      name: 'column_sum',
+      inputs: [input('x', [77, 45], normal(rng, 77 * 45), false)],
+      gpu: ([x]) => { const y = tempTensor(x.gpu, [45], 'colsum'); columnSum(x.gpu, x.storage, y.storage, 45, false); return [y]; },
+      forward: ([x]) => [ref.columnSum(x, 45)],
+    }),
+    (rng) => optimizerCases(rng),
+  ];
+}
+
+/** Runs every op check; one result per case, in a fixed order. Same seed, same inputs. */
+export async function checkOps(gpu: Gpu, seed = 0): Promise<OpCheck[]> {
+  const results: OpCheck[] = [];
+  const makers = cases();
+  for (const [i, make] of makers.entries()) {
+    const rng = new Rng(seed * 1000 + i + 1);
+    const made = make(rng);
+    for (const c of Array.isArray(made) ? made : [made]) results.push(await runCase(gpu, c, rng));
+  }
+  return results;
+}

@@ -1,0 +1,39 @@
+// Every GPU op/kernel against its float64 CPU reference, forward and backward (including the
+// accumulate path), and every reference backward against finite differences (src/check/ops.ts).
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { checkOps, type OpCheck } from '../../src/check/ops.ts';
+import { type Gpu } from '../../src/gpu/gpu.ts';
+import { openNodeGpu } from '../../src/gpu/node.ts';
+
+const EXPECTED = [
+  'matmul', 'matmul_transA', 'matmul_transB', 'matmul_batched', 'matmul_bias', 'add', 'scale', 'gelu', 'layernorm', 'softmax',
+  'attention', 'attention_n65', 'soft_cross_entropy', 'patchify', 'embed_tokens', 'gather_token', 'mean_tokens', 'sum',
+  'sum_squares', 'column_sum', 'adamw', 'clip_gradients',
+];
+
+let gpu: Gpu;
+before(async () => { gpu = await openNodeGpu(); });
+after(() => gpu?.device.destroy());
+
+const fmt = (x: number | null) => (x === null ? '—' : x.toExponential(2));
+
+function table(results: OpCheck[]): string {
+  const rows = results.map((o) =>
+    `  ${o.name.padEnd(20)} ${fmt(o.fwd_max_rel).padStart(9)} ${fmt(o.bwd_max_rel).padStart(9)} ${fmt(o.fd_max_rel).padStart(9)}  ${o.ok ? 'ok' : `FAIL ${o.detail}`}`);
+  return [`  ${'op'.padEnd(20)} ${'fwd'.padStart(9)} ${'bwd'.padStart(9)} ${'fd'.padStart(9)}`, ...rows].join('\n');
+}
+
+test('every op matches its float64 reference (forward, backward, finite differences)', async (t) => {
+  const results = await checkOps(gpu, 0);
+  assert.deepEqual(results.map((o) => o.name), EXPECTED, 'one check per op, in order');
+  assert.deepEqual(gpu.errors, []);
+  for (const o of results) {
+    await t.test(`${o.name}: ${o.shapes}`, () => {
+      assert.ok(o.ok, `${o.name} fails (tolerance ${o.tolerance}, fd ≤ 1e-6): ${o.detail}\n${table(results)}`);
+      assert.ok(o.fwd_max_rel <= o.tolerance);
+      if (o.bwd_max_rel !== null) assert.ok(o.bwd_max_rel <= o.tolerance);
+      if (o.fd_max_rel !== null) assert.ok(o.fd_max_rel <= 1e-6);
+    });
+  }
+});
