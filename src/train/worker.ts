@@ -3,11 +3,11 @@
  * it on one fixed synthetic batch (seeded exactly as fixedRun does, so with the same options the
  * losses equal fixedRun's), posting a progress message after every step.
  */
-import { tensorFrom, type Tensor } from '../autograd/index.ts';
+import { type Tensor } from '../autograd/index.ts';
+import { syntheticBatch } from './fixed-run.ts';
 import { NoWebGPUError, openDevice } from '../gpu/device.ts';
 import { Gpu } from '../gpu/gpu.ts';
 import { preset } from '../nn/presets.ts';
-import { Rng } from '../nn/random.ts';
 import { VisionTransformer } from '../nn/vit.ts';
 import { type FromWorker, type StartMessage, type ToWorker } from './protocol.ts';
 import { AdamW, Trainer } from './step.ts';
@@ -38,14 +38,7 @@ async function start(opts: StartMessage) {
     const gpu = new Gpu(device, report);
     const config = preset(opts.preset);
     const model = new VisionTransformer(gpu, config, opts.seed);
-    // The same batch as src/train/fixed-run.ts: N(0,1) pixels, one random class per image.
-    const rng = new Rng(opts.seed + 1);
-    const { batch } = opts;
-    const pixels = config.channels * config.imageSize * config.imageSize;
-    const images = tensorFrom(gpu, [batch, config.channels, config.imageSize, config.imageSize], rng.fill(batch * pixels, () => rng.normal()));
-    const t = new Float32Array(batch * config.classes);
-    for (let i = 0; i < batch; i++) t[i * config.classes + rng.int(config.classes)] = 1;
-    const targets = tensorFrom(gpu, [batch, config.classes], t);
+    const { images, targets } = syntheticBatch(gpu, config, opts.seed, opts.batch);
     run = { gpu, trainer: new Trainer(model, new AdamW(model.params, { maxGradNorm: 1 })), images, targets, opts, step: 0 };
     post({ type: 'ready', adapter: report, parameters: model.parameterCount });
     await loop();
