@@ -10,10 +10,13 @@ import { checkOps } from '../check/ops.ts';
 import { compareWithTfjs } from '../check/tfjs-reference.ts';
 import { adapterName } from '../gpu/device.ts';
 import { openNodeGpu } from '../gpu/node.ts';
-import { parseArgs } from './args.ts';
+import { parseArgsOrExit } from './args.ts';
 
-const args = parseArgs(process.argv.slice(2), { json: 'string', seed: 'number' }, 'npm run gradcheck -- [--json out.json] [--seed N]');
-const seed = (args.seed as number | undefined) ?? 0;
+const args = parseArgsOrExit('npm run gradcheck --', process.argv.slice(2), {
+  json: { type: 'string', value: 'out.json', help: 'write the report as JSON' },
+  seed: { type: 'number', help: 'seed of the random shapes, inputs and model (default 0)' },
+});
+const seed = args.seed ?? 0;
 const gpu = await openNodeGpu();
 console.log(`adapter: ${adapterName(gpu.adapter)}`);
 
@@ -36,6 +39,6 @@ const report = {
   independent_reference: { loss_rel: tf.loss_rel, grad_max_rel: tf.grad_max_rel, worst: tf.worst, ok: tf.ok },
   ok,
 };
-if (args.json) writeFileSync(args.json as string, JSON.stringify(report, null, 2));
+if (args.json) writeFileSync(args.json, JSON.stringify(report, null, 2));
 console.log(`\ngradcheck: ${ok ? 'all checks passed' : 'FAILED'}`);
 process.exit(ok ? 0 : 1);
