@@ -23,16 +23,21 @@ fn patch_index(b: u32, c: u32, y: u32, x: u32) -> u32 {
   return (b * g * g + t) * p.channels * p.patch_size * p.patch_size + col;
 }
 
+// Index into patches of the image element at flat index i = ((b·C + c)·S + y)·S + x.
+fn patch_index_of_pixel(i: u32) -> u32 {
+  let x = i % p.side;
+  let y = (i / p.side) % p.side;
+  let c = (i / (p.side * p.side)) % p.channels;
+  let b = i / (p.side * p.side * p.channels);
+  return patch_index(b, c, y, x);
+}
+
 // One thread per image element; each writes its one place in the patch matrix.
 @compute @workgroup_size(WG)
 fn patchify(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flat(gid, nwg);
   if (i >= p.batch * p.channels * p.side * p.side) { return; }
-  let x = i % p.side;
-  let y = (i / p.side) % p.side;
-  let c = (i / (p.side * p.side)) % p.channels;
-  let b = i / (p.side * p.side * p.channels);
-  dst[patch_index(b, c, y, x)] = src[i];
+  dst[patch_index_of_pixel(i)] = src[i];
 }
 
 // src: dpatches -> dst: dimages
@@ -40,11 +45,7 @@ fn patchify(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
 fn patchify_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flat(gid, nwg);
   if (i >= p.batch * p.channels * p.side * p.side) { return; }
-  let x = i % p.side;
-  let y = (i / p.side) % p.side;
-  let c = (i / (p.side * p.side)) % p.channels;
-  let b = i / (p.side * p.side * p.channels);
-  var v = src[patch_index(b, c, y, x)];
+  var v = src[patch_index_of_pixel(i)];
   if (p.accumulate != 0u) { v += dst[i]; }
   dst[i] = v;
 }
