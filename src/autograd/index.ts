@@ -1,5 +1,5 @@
 export { Tensor, tempTensor, tensorFrom, sizeOf } from './tensor.ts';
-export { backward, clearTape, noGrad, isRecording, tapeLength } from './tape.ts';
+export { backward, backwardFrom, clearTape, noGrad, isRecording, tapeLength } from './tape.ts';
 export { add, scale } from './ops/elementwise.ts';
 export { matmul } from './ops/matmul.ts';
 export { gelu } from './ops/gelu.ts';

@@ -67,11 +67,16 @@ export function zeroedGrad(t: Tensor): Tensor {
 /** Backpropagates from a scalar: seeds d(loss)/d(loss) = 1 and runs the tape in reverse. */
 export function backward(loss: Tensor, seed = 1): void {
   if (loss.size !== 1) throw new Error(`backward needs a scalar loss, got shape [${loss.shape}]`);
-  if (!loss.requiresGrad) throw new Error('backward called on a loss that depends on no parameter (was it computed under noGrad?)');
-  const gpu = loss.gpu;
-  const ones = tempTensor(gpu, [1], 'dloss');
-  gpu.run('elementwise', 'fill', { n: 1, alpha: seed, accumulate: 0 }, { dst: ones.storage }, [1]);
-  loss.grad = ones;
+  const ones = tempTensor(loss.gpu, [1], 'dloss');
+  loss.gpu.run('elementwise', 'fill', { n: 1, alpha: seed, accumulate: 0 }, { dst: ones.storage }, [1]);
+  backwardFrom(loss, ones);
+}
+
+/** Backpropagates a given gradient of `output` (a vector-Jacobian product) through the tape. */
+export function backwardFrom(output: Tensor, grad: Tensor): void {
+  if (!output.requiresGrad) throw new Error('backward called on a tensor that depends on no parameter (was it computed under noGrad?)');
+  if (grad.size !== output.size) throw new Error(`backwardFrom: gradient of ${grad.size} values for [${output.shape}]`);
+  output.grad = grad;
   for (let i = nodes.length - 1; i >= 0; i--) {
     const node = nodes[i];
     const g = node.output.grad;

@@ -26,7 +26,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { attention, backward, noGrad, tensorFrom, type Tensor } from '../autograd/index.ts';
+import { attention, backwardFrom, noGrad, tensorFrom, type Tensor } from '../autograd/index.ts';
 import { encodeMatmul } from '../autograd/ops/matmul.ts';
 import { adapterName, type AdapterReport } from '../gpu/device.ts';
 import { type Gpu, type KernelTiming } from '../gpu/gpu.ts';
@@ -206,18 +206,13 @@ async function timeAttention(gpu: Gpu, c: VitConfig, batch: number, mode: Mode) 
   const rng = new Rng(1);
   const qkv = randomTensor(gpu, [batch * N, 3 * c.dim], rng, true, 'qkv');
   const dOut = randomTensor(gpu, [batch * N, c.dim], rng, false, 'dout');
-  // backward() runs the tape from a scalar; this one only starts it, the gradient that reaches
-  // attention is dOut, set on its output below.
-  const start = tensorFrom(gpu, [1], new Float32Array(1), true, 'start');
   const forward = () => {
     for (let r = 0; r < ATTENTION_REPS; r++) noGrad(() => attention(qkv, batch, N, c.heads));
   };
   const forwardBackward = () => {
     for (let r = 0; r < ATTENTION_REPS; r++) {
       qkv.grad = undefined; // a fresh gradient each time, as in a training step
-      const { out } = attention(qkv, batch, N, c.heads);
-      out.grad = dOut;
-      backward(start);
+      backwardFrom(attention(qkv, batch, N, c.heads).out, dOut);
     }
     qkv.grad = undefined;
   };
@@ -238,7 +233,7 @@ async function timeAttention(gpu: Gpu, c: VitConfig, batch: number, mode: Mode) 
   const fb = await timestamped(gpu, mode.samples, forwardBackward, isAttention);
   if (f.perSample.length) result.gpuForwardMs = median(f.perSample) / ATTENTION_REPS;
   if (fb.perSample.length) result.gpuForwardBackwardMs = median(fb.perSample) / ATTENTION_REPS;
-  for (const t of [qkv, dOut, start]) t.storage.buffer.destroy();
+  for (const t of [qkv, dOut]) t.storage.buffer.destroy();
   return result;
 }
 
