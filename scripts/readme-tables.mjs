@@ -1,0 +1,41 @@
+// `npm run readme:tables`: reruns the project's own measurements and writes their tables into
+// README.md between <!-- table:NAME --> and <!-- /table:NAME --> markers, with date and adapter.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+
+const run = (args) => {
+  const r = spawnSync(process.execPath, ['scripts/node-ts.mjs', ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`${args.join(' ')} failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+};
+const between = (text, from, to) => {
+  const lines = text.split('\n');
+  const a = lines.findIndex((l) => from.test(l));
+  const b = lines.findIndex((l, i) => i > a && to.test(l));
+  if (a < 0) throw new Error(`no line matching ${from} in:\n${text}`);
+  return lines.slice(a, b < 0 ? undefined : b).join('\n').trim();
+};
+const date = new Date().toISOString().slice(0, 10);
+
+const presets = run(['src/cli/presets.ts']).trim();
+const gradcheck = run(['src/cli/gradcheck.ts']);
+const adapter = between(gradcheck, /^adapter:/, /^$/).replace(/^adapter:\s*/, '');
+const gradTable = between(gradcheck, /^\| op \|/, /^$/);
+const wholeModel = between(gradcheck, /^finite differences/, /^gradcheck:/);
+const bench = run(['src/cli/bench.ts', '--quick']);
+const benchTables = between(bench, /^matmul/, /^notes:/);
+
+const tables = {
+  presets,
+  gradcheck: `Measured ${date} by \`npm run gradcheck\` on ${adapter}, Node ${process.versions.node}:\n\n${gradTable}\n\n${wholeModel}`,
+  bench: `Measured ${date} by \`npm run bench -- --quick\` on ${adapter}, Node ${process.versions.node}:\n\n\`\`\`\n${benchTables}\n\`\`\``,
+};
+
+let readme = readFileSync('README.md', 'utf8');
+for (const [name, body] of Object.entries(tables)) {
+  const re = new RegExp(`<!-- table:${name} -->[\\s\\S]*?<!-- /table:${name} -->`);
+  if (!re.test(readme)) throw new Error(`README.md has no <!-- table:${name} --> … <!-- /table:${name} --> markers`);
+  readme = readme.replace(re, `<!-- table:${name} -->\n${body}\n<!-- /table:${name} -->`);
+}
+writeFileSync('README.md', readme);
+console.log(`README.md tables updated (${date}, ${adapter})`);
