@@ -6,7 +6,11 @@ export class Rng {
   private state: number;
 
   constructor(seed: number) {
-    this.state = (seed * 0x9e3779b9) >>> 0;
+    // Hash the seed: with a plain multiple, Rng(s + 1) would replay Rng(s)'s stream one draw later.
+    let z = Math.imul((seed >>> 0) ^ 0x5bd1e995, 0x9e3779b9) >>> 0;
+    z = Math.imul(z ^ (z >>> 15), 0x2c1b3c6d) >>> 0;
+    z = Math.imul(z ^ (z >>> 12), 0x297a2d39) >>> 0;
+    this.state = (z ^ (z >>> 15)) >>> 0;
   }
 
   /** Uniform in [0, 1). */
