@@ -19,6 +19,8 @@ import { columnSum } from '../autograd/ops/reduce.ts';
 import { ELEMENTWISE_WG, elementwiseGrid } from '../autograd/ops/workgroups.ts';
 import * as ref from '../autograd/reference/index.ts';
 import { type Gpu, type Storage } from '../gpu/gpu.ts';
+import { initLabelsRef, propagateRef } from '../methods/labels-reference.ts';
+import { initLabels, propagateLabels } from '../methods/labels.ts';
 import { Rng } from '../nn/random.ts';
 
 export interface OpCheck {
@@ -262,6 +264,31 @@ function optimizerCases(rng: Rng): Case[] {
   }];
 }
 
+/** TL-Align's label kernels (shaders/labels.wgsl): forward only, labels get no gradient. */
+function labelCases(rng: Rng): Case[] {
+  const d = { batch: 5, tokens: 17, classes: 10, smoothing: 0.1, clsOwnShare: 0.4, perSample: true };
+  const T = d.tokens - 1;
+  const classIds = Uint32Array.from({ length: d.batch }, () => rng.int(d.classes));
+  const p = { batch: 3, tokens: 17, heads: 3, columns: 10 };
+  const rows = (n: number, cols: number) => Float32Array.from(ref.softmax(normal(rng, n, 2), cols));
+  return [{
+    name: 'label_init', shapes: `labels[${d.batch}] partner_share[${d.batch},${T}] K=${d.classes} s=${d.smoothing} λ=${d.clsOwnShare}`,
+    inputs: [input('partner_share', [d.batch, T], rng.fill(d.batch * T, () => rng.next()), false)],
+    gpu: ([share]) => {
+      const labels = share.gpu.temp(d.batch);
+      share.gpu.write(labels, classIds);
+      return [initLabels(share.gpu, { ...d, labels, partnerShare: share.storage })];
+    },
+    forward: ([share]) => [initLabelsRef(classIds, { ...d, partnerShare: share })],
+  }, {
+    name: 'label_propagate',
+    inputs: [input('labels', [p.batch, p.tokens, p.columns], rows(p.batch * p.tokens * p.columns, p.columns), false),
+      input('probs', [p.batch, p.heads, p.tokens, p.tokens], rows(p.batch * p.heads * p.tokens ** 2, p.tokens), false)],
+    gpu: ([labels, probs]) => [propagateLabels(labels, probs)],
+    forward: ([labels, probs]) => [propagateRef(labels, probs, p)],
+  }];
+}
+
 function cases(): ((rng: Rng) => Case | Case[])[] {
   return [
     (rng) => matmulCase(rng, 'matmul', { batch: 1, M: 70, N: 37, K: 45 }),
@@ -363,6 +390,7 @@ function cases(): ((rng: Rng) => Case | Case[])[] {
       forward: ([x]) => [ref.columnSum(x, 45)],
     }),
     (rng) => optimizerCases(rng),
+    (rng) => labelCases(rng),
   ];
 }
 

@@ -9,7 +9,7 @@ import { openNodeGpu } from '../../src/gpu/node.ts';
 const EXPECTED = [
   'matmul', 'matmul_transA', 'matmul_transB', 'matmul_batched', 'matmul_bias', 'add', 'scale', 'gelu', 'layernorm', 'softmax',
   'attention', 'attention_n65', 'soft_cross_entropy', 'patchify', 'embed_tokens', 'gather_token', 'mean_tokens', 'sum',
-  'sum_squares', 'column_sum', 'adamw', 'clip_gradients',
+  'sum_squares', 'column_sum', 'adamw', 'clip_gradients', 'label_init', 'label_propagate',
 ];
 
 let gpu: Gpu;
