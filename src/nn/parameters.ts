@@ -7,6 +7,9 @@
 import { type Gpu, STORAGE_ALIGN_BYTES, type Storage } from '../gpu/gpu.ts';
 import { Tensor, sizeOf } from '../autograd/tensor.ts';
 
+/** The four arena buffers, by the name of their field. */
+export type ArenaBuffer = 'values' | 'grads' | 'expAvg' | 'expAvgSq';
+
 export interface ParamSpec {
   name: string;
   shape: number[];
@@ -72,9 +75,9 @@ export class Parameters {
     this.gpu.clear(this.grads);
   }
 
-  /** Every parameter (or gradient) as its own array, by name, from one read-back. */
-  async read(which: 'values' | 'grads' = 'values'): Promise<Map<string, Float32Array>> {
-    const all = await this.gpu.read(which === 'values' ? this.values : this.grads);
+  /** Every parameter's values (or gradients, or AdamW moments) as its own array, by name, from one read-back. */
+  async read(which: ArenaBuffer = 'values'): Promise<Map<string, Float32Array>> {
+    const all = await this.gpu.read(this[which]);
     const out = new Map<string, Float32Array>();
     for (const s of this.specs) {
       const o = this.offsets.get(s.name)!;
@@ -83,16 +86,16 @@ export class Parameters {
     return out;
   }
 
-  /** Loads values by name; every parameter must be present with its exact size. */
-  load(values: Map<string, Float32Array> | Record<string, Float32Array>): void {
+  /** Loads values (or gradients, or AdamW moments) by name; every parameter must be present with its exact size. */
+  load(values: Map<string, Float32Array> | Record<string, Float32Array>, which: ArenaBuffer = 'values'): void {
     const get = (n: string) => (values instanceof Map ? values.get(n) : values[n]);
-    const host = new Float32Array(this.values.elements);
+    const host = new Float32Array(this[which].elements);
     for (const s of this.specs) {
       const v = get(s.name);
       if (!v) throw new Error(`load: parameter "${s.name}" missing`);
       if (v.length !== sizeOf(s.shape)) throw new Error(`load: "${s.name}" has ${v.length} values, expected ${sizeOf(s.shape)} [${s.shape}]`);
       host.set(v, this.offsets.get(s.name)!);
     }
-    this.gpu.write(this.values, host);
+    this.gpu.write(this[which], host);
   }
 }
