@@ -30,10 +30,7 @@ export function syntheticDataset(o: SyntheticOptions = {}): DatasetSplits {
   };
 }
 
-/**
- * Rng(s) and Rng(s + 1) are the same stream one draw apart, so the splits' and the seeds'
- * streams start from hashed seeds, which lands them far apart.
- */
+/** One seed per (dataset seed, split), so the train and test streams are unrelated. */
 function streamSeed(seed: number, stream: number): number {
   let z = (Math.imul(seed | 0, 0x85ebca6b) ^ Math.imul(stream, 0xc2b2ae35)) >>> 0;
   z = Math.imul(z ^ (z >>> 16), 0x7feb352d) >>> 0;

@@ -1,0 +1,100 @@
+// The trainer (src/train/trainer.ts) on the built-in synthetic set with the `test` ViT:
+// reproducible for a seed, bit-exact resume from a checkpoint, every method runs, one submit
+// per step and no new buffers after the first epoch, the token-fluctuation read-out.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { type DatasetSplits } from '../../src/data/dataset.ts';
+import { syntheticDataset } from '../../src/data/synthetic.ts';
+import { type Gpu } from '../../src/gpu/gpu.ts';
+import { openNodeGpu } from '../../src/gpu/node.ts';
+import { METHOD_NAMES } from '../../src/methods/index.ts';
+import { TrainingRun, type TrainConfig } from '../../src/train/trainer.ts';
+
+let gpu: Gpu;
+let data: DatasetSplits;
+before(async () => {
+  gpu = await openNodeGpu();
+  data = syntheticDataset({ train: 96, test: 40, seed: 3 });
+});
+after(() => gpu?.device.destroy());
+
+const small: Partial<TrainConfig> = { model: 'test', batch: 16, epochs: 2, evalBatch: 32, lr: 2e-3, method: 'tl-align' };
+
+async function losses(run: TrainingRun, epochs: number) {
+  const out = [];
+  for (let e = 0; e < epochs; e++) out.push(await run.runEpoch());
+  return out.map(({ train_loss, test_loss, test_acc }) => ({ train_loss, test_loss, test_acc }));
+}
+
+test('same seed, same numbers; another seed, other numbers', async () => {
+  const a = await losses(new TrainingRun(gpu, data, { ...small, seed: 5 }), 2);
+  const b = await losses(new TrainingRun(gpu, data, { ...small, seed: 5 }), 2);
+  const c = await losses(new TrainingRun(gpu, data, { ...small, seed: 6 }), 2);
+  assert.deepEqual(a, b);
+  assert.notDeepEqual(a, c);
+  assert.ok(a.every((e) => Number.isFinite(e.train_loss) && e.test_acc >= 0 && e.test_acc <= 1));
+});
+
+test('a run resumed from a checkpoint continues exactly as an uninterrupted one', async () => {
+  const straight = await losses(new TrainingRun(gpu, data, { ...small, seed: 1 }), 2);
+  const first = new TrainingRun(gpu, data, { ...small, seed: 1 });
+  await first.runEpoch();
+  const bytes = await first.saveCheckpoint();
+  const resumed = new TrainingRun(gpu, data, { ...small, seed: 1 });
+  resumed.restore(bytes, 'mid.safetensors');
+  assert.equal(resumed.epoch, 1);
+  assert.equal(resumed.history.length, 1);
+  const rest = await losses(resumed, 1);
+  assert.deepEqual([...resumed.history.slice(0, 1).map(({ train_loss, test_loss, test_acc }) => ({ train_loss, test_loss, test_acc })), ...rest], straight);
+});
+
+test('resuming from a weights-only file is refused', async () => {
+  const { saveCheckpoint } = await import('../../src/train/checkpoint.ts');
+  const run = new TrainingRun(gpu, data, { ...small, epochs: 1 });
+  await run.runEpoch();
+  const weights = await saveCheckpoint(run.model, run.optimizer, { config: run.config, epoch: 1, step: run.step, seed: 0 }, { weightsOnly: true });
+  const other = new TrainingRun(gpu, data, { ...small, epochs: 1 });
+  assert.throws(() => other.restore(weights, 'w.safetensors'), /w\.safetensors: holds no optimizer state/);
+  const full = await run.saveCheckpoint();
+  const otherLr = new TrainingRun(gpu, data, { ...small, epochs: 1, lr: 1e-3 });
+  assert.throws(() => otherLr.restore(full, 'c.safetensors'), /c\.safetensors: made with another configuration.*lr 0\.002 there, 0\.001 here/);
+});
+
+test('every method trains a step; one submit per step, no buffers created after the first epoch', async () => {
+  for (const method of METHOD_NAMES) {
+    const run = new TrainingRun(gpu, data, { ...small, method, epochs: 2 }, 1000);
+    await run.runEpoch();
+    const buffers = gpu.buffersCreated;
+    const submits = gpu.submits;
+    const t = await run.trainEpoch();
+    assert.ok(Number.isFinite(t.train_loss) && t.train_loss > 0, `${method}: loss ${t.train_loss}`);
+    assert.equal(gpu.buffersCreated, buffers, `${method}: no new GPU buffers in epoch 2`);
+    // steps + the epoch-start upload that flushes the loss clear + the final loss read
+    assert.ok(gpu.submits - submits <= run.stepsPerEpoch + 2, `${method}: ${gpu.submits - submits} submits for ${run.stepsPerEpoch} steps`);
+  }
+});
+
+test('token fluctuation: per-layer own-image shares of a spatial mix, read on request only', async () => {
+  const run = new TrainingRun(gpu, data, { ...small, method: 'cutmix' });
+  const pending = run.nextFluctuation();
+  await run.trainEpoch();
+  const f = await pending;
+  assert.equal(f.layers.length, run.vit.depth + 1);
+  const N = f.tokens;
+  for (let b = 0; b < f.batch; b++) {
+    assert.ok(Math.abs(f.layers[0][b * N] - f.mix.ownShare) < 1e-6, 'CLS starts at λ');
+    for (let j = 1; j < N; j++) assert.ok(Math.abs(f.layers[0][b * N + j] - (1 - f.mix.partnerShare[j - 1])) < 1e-6, 'patch j starts at 1 − m_j');
+  }
+  for (const layer of f.layers) assert.ok(layer.every((v) => v >= -1e-6 && v <= 1 + 1e-6));
+  if (f.mix.kind !== 'none' && f.mix.box) {
+    const drift = Math.abs(f.layers[f.layers.length - 1][0] - f.mix.ownShare);
+    assert.ok(drift >= 0, 'CLS share after the last block is readable');
+  }
+});
+
+test('bad configurations are refused with the reason', () => {
+  assert.throws(() => new TrainingRun(gpu, data, { ...small, method: 'cutout' }), /unknown method "cutout" \(known: none, mixup/);
+  assert.throws(() => new TrainingRun(gpu, data, { ...small, model: 'huge' }), /unknown model preset "huge"/);
+  assert.throws(() => new TrainingRun(gpu, data, { ...small, batch: 200 }), /96 images, fewer than one batch of 200/);
+  assert.throws(() => new TrainingRun(gpu, data, { ...small, smoothing: 1 }), /label smoothing must be in \[0, 1\)/);
+});
