@@ -1,0 +1,152 @@
+/**
+ * `npm run train -- --data <path|synthetic> --model small --method tl-align --epochs 10 --batch 128
+ *   [--lr X] [--seed 0] [--train-limit N] [--test-limit M] [--out result.json] [--checkpoint ckpt.safetensors] [--resume ckpt.safetensors]`
+ * Trains headless in Node on the WebGPU adapter Dawn finds, with a live progress line, and writes
+ * result.json: {config, adapter, epochs: [{epoch, train_loss, test_loss, test_acc, img_per_s, seconds}], final}.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { loadDataset } from '../data/load-node.ts';
+import { adapterName } from '../gpu/device.ts';
+import { openNodeGpu } from '../gpu/node.ts';
+import { METHOD_NAMES } from '../methods/index.ts';
+import { PRESETS } from '../nn/presets.ts';
+import { DEFAULT_TRAIN_CONFIG as D, type EpochResult, type StepProgress, type TrainConfig, TrainingRun } from '../train/trainer.ts';
+import { parseArgsOrExit } from './args.ts';
+
+const args = parseArgsOrExit('npm run train --', process.argv.slice(2), {
+  data: { type: 'string', value: 'PATH', help: 'dataset: CIFAR-10 binary tarball or folder, ImageFolder .tar.gz, web-format folder, or "synthetic" (default)' },
+  model: { type: 'string', value: 'NAME', help: `model preset: ${Object.keys(PRESETS).join(', ')} (default ${D.model})` },
+  dim: { type: 'number', help: 'override the preset: embedding width' },
+  depth: { type: 'number', help: 'override the preset: number of blocks' },
+  heads: { type: 'number', help: 'override the preset: attention heads' },
+  patch: { type: 'number', help: 'override the preset: patch side in pixels' },
+  mlp: { type: 'number', help: 'override the preset: MLP hidden width' },
+  method: { type: 'string', value: 'NAME', help: `${METHOD_NAMES.join(', ')} (default ${D.method})` },
+  epochs: { type: 'number', help: `epochs (default ${D.epochs})` },
+  batch: { type: 'number', help: `batch size (default ${D.batch})` },
+  lr: { type: 'number', value: 'X', help: `peak learning rate after warmup (default ${D.lr})` },
+  'min-lr': { type: 'number', value: 'X', help: `final learning rate of the cosine (default ${D.minLr})` },
+  'warmup-epochs': { type: 'number', help: `linear warmup, in epochs (default ${D.warmupEpochs})` },
+  'weight-decay': { type: 'number', value: 'X', help: `AdamW weight decay (default ${D.weightDecay})` },
+  clip: { type: 'number', value: 'X', help: 'global gradient-norm clip, 0 = off (default 0)' },
+  smoothing: { type: 'number', value: 'X', help: `label smoothing (default ${D.smoothing})` },
+  'mixup-alpha': { type: 'number', value: 'X', help: `Mixup Beta(α, α) (default ${D.mixupAlpha})` },
+  'cutmix-alpha': { type: 'number', value: 'X', help: `CutMix Beta(α, α) (default ${D.cutmixAlpha})` },
+  'mixup-switch': { type: 'number', value: 'P', help: 'probability that a CutMix-style batch uses Mixup instead (DeiT switch; default 0)' },
+  'no-augment': { type: 'boolean', help: 'no random crop / flip' },
+  seed: { type: 'number', help: 'seed of initialisation, shuffling, mixing and augmentation (default 0)' },
+  'train-limit': { type: 'number', help: 'use a seeded, class-balanced random subset of N training images' },
+  'test-limit': { type: 'number', help: 'the same for the test split' },
+  'subset-seed': { type: 'number', help: 'seed of the subsets (default 0, independent of --seed)' },
+  'eval-batch': { type: 'number', help: `evaluation batch size (default ${D.evalBatch})` },
+  out: { type: 'string', value: 'result.json', help: 'write the result as JSON' },
+  checkpoint: { type: 'string', value: 'FILE', help: 'save weights + optimizer as safetensors after every epoch' },
+  resume: { type: 'string', value: 'FILE', help: 'continue from a checkpoint of the same configuration' },
+  quiet: { type: 'boolean', help: 'no progress line, only one line per epoch' },
+});
+
+const fail = (message: string): never => {
+  console.error(`train: ${message}`);
+  process.exit(1);
+};
+
+const overrides = Object.fromEntries(Object.entries({ dim: args.dim, depth: args.depth, heads: args.heads, patch: args.patch, mlpDim: args.mlp })
+  .filter(([, v]) => v !== undefined));
+const config: Partial<TrainConfig> = {
+  model: args.model, modelOverrides: Object.keys(overrides).length ? overrides : undefined, method: args.method, epochs: args.epochs, batch: args.batch, lr: args.lr, minLr: args['min-lr'],
+  warmupEpochs: args['warmup-epochs'], weightDecay: args['weight-decay'], clip: args.clip, smoothing: args.smoothing,
+  mixupAlpha: args['mixup-alpha'], cutmixAlpha: args['cutmix-alpha'], mixupSwitchProb: args['mixup-switch'],
+  augment: args['no-augment'] ? false : undefined, seed: args.seed, evalBatch: args['eval-batch'],
+};
+const dataSpec = args.data ?? 'synthetic';
+const limits = { trainLimit: args['train-limit'], testLimit: args['test-limit'], seed: args['subset-seed'] ?? 0 };
+
+const gpu = await openNodeGpu().catch((e: Error) => fail(`no WebGPU adapter: ${e.message}`));
+const loadStart = performance.now();
+const data = await loadDataset(dataSpec, {
+  ...limits,
+  onProgress: process.stderr.isTTY ? (done, total, what) => process.stderr.write(`\rloading ${what}: ${done}/${total}   `) : undefined,
+}).catch((e: Error) => fail(e.message));
+if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+const loadSeconds = (performance.now() - loadStart) / 1000;
+
+let run: TrainingRun;
+try {
+  run = new TrainingRun(gpu, data, config);
+} catch (e) {
+  fail((e as Error).message);
+}
+run = run!;
+if (args.resume) {
+  try {
+    run.restore(new Uint8Array(readFileSync(args.resume)), args.resume);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+}
+const c = run.config;
+console.log(`adapter: ${adapterName(gpu.adapter)}`);
+console.log(`data: ${data.name} (${data.source}): ${data.train.count} train, ${data.test.count} test images, loaded in ${loadSeconds.toFixed(1)} s`);
+console.log(`model: ${c.model} (${run.model.parameterCount.toLocaleString('en-US')} parameters), method ${c.method}, ${c.epochs} epochs × ${run.stepsPerEpoch} steps of ${c.batch}, lr ${c.lr}, seed ${c.seed}` +
+  (run.epoch ? `, resumed after epoch ${run.epoch}` : ''));
+
+const clock = (s: number) => {
+  if (!Number.isFinite(s)) return '--:--';
+  const t = Math.round(s);
+  const h = Math.floor(t / 3600);
+  const m = Math.floor((t % 3600) / 60);
+  const sec = String(t % 60).padStart(2, '0');
+  return h ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+};
+
+// On a terminal the progress line redraws itself; in a log (CI) it is printed at every quarter epoch.
+const tty = process.stderr.isTTY && !args.quiet;
+let lastQuarter = -1;
+function progress(p: StepProgress): void {
+  if (args.quiet) return;
+  const width = 24;
+  const filled = Math.round((p.step / p.steps) * width);
+  const epochsLeft = c.epochs - p.epoch - 1;
+  const eta = p.etaSeconds + (epochsLeft * run.stepsPerEpoch * c.batch) / p.imgPerS;
+  const line = `epoch ${p.epoch + 1}/${c.epochs} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] step ${p.step}/${p.steps}` +
+    `  loss ${p.loss.toFixed(4)}  ${p.imgPerS.toFixed(0)} img/s  ETA ${clock(eta)}`;
+  if (tty) {
+    process.stderr.write(`\r${line}\x1b[K`);
+    return;
+  }
+  const quarter = p.epoch * 4 + Math.floor((4 * p.step) / p.steps);
+  if (quarter !== lastQuarter && p.step < p.steps) process.stderr.write(`${line}\n`);
+  lastQuarter = quarter;
+}
+
+const epochs: EpochResult[] = [...run.history];
+while (run.epoch < c.epochs) {
+  let r: EpochResult;
+  try {
+    r = await run.runEpoch(progress);
+  } catch (e) {
+    if (tty) process.stderr.write('\n');
+    fail((e as Error).message);
+  }
+  r = r!;
+  if (tty) process.stderr.write('\r\x1b[K');
+  epochs.push(r);
+  console.log(`epoch ${r.epoch}/${c.epochs}  train loss ${r.train_loss.toFixed(4)}  test loss ${r.test_loss.toFixed(4)}  test acc ${(100 * r.test_acc).toFixed(2)}%` +
+    `  ${r.img_per_s.toFixed(0)} img/s  ${r.seconds.toFixed(1)} s  lr ${r.lr.toExponential(2)}`);
+  if (args.checkpoint) writeFileSync(args.checkpoint, await run.saveCheckpoint());
+}
+
+const last = epochs[epochs.length - 1];
+const trainedImages = epochs.reduce((n, e) => n + e.img_per_s * e.seconds, 0);
+const trainedSeconds = epochs.reduce((n, e) => n + e.seconds, 0);
+const result = {
+  config: { ...c, data: dataSpec, dataset: data.name, train_count: data.train.count, test_count: data.test.count,
+    train_limit: limits.trainLimit ?? null, test_limit: limits.testLimit ?? null, subset_seed: limits.seed, parameters: run.model.parameterCount },
+  adapter: gpu.adapter,
+  epochs: epochs.map(({ epoch, train_loss, test_loss, test_acc, img_per_s, seconds }) => ({ epoch, train_loss, test_loss, test_acc, img_per_s, seconds })),
+  final: { test_acc: last.test_acc, img_per_s: trainedImages / trainedSeconds },
+};
+if (args.out) writeFileSync(args.out, JSON.stringify(result, null, 2));
+console.log(`final: test acc ${(100 * last.test_acc).toFixed(2)}%, ${result.final.img_per_s.toFixed(0)} img/s${args.out ? ` → ${args.out}` : ''}`);
+gpu.device.destroy();
+process.exit(0);
