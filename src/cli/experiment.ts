@@ -26,13 +26,13 @@ interface Budget {
 /** Budgets: what every method gets. `ci` is what the software adapter of a 2-core machine can run. */
 export const BUDGETS: Record<string, Budget> = {
   ci: {
-    summary: '`test` ViT (24k parameters), 5,000 train / 1,000 test CIFAR-10 images (class-balanced random subsets, subset seed 0), 3 epochs, batch 64',
+    summary: "`test` ViT (24k parameters), 5,000 train / 1,000 test CIFAR-10 JPEGs (class-balanced random subsets, subset seed 0), 3 epochs, batch 128: the issue's CI acceptance run",
     data: CIFAR10_JPG, trainLimit: 5000, testLimit: 1000,
-    config: { model: 'test', epochs: 3, batch: 64 },
+    config: { model: 'test', epochs: 3 },
   },
   synthetic: {
-    summary: '`test` ViT, the built-in synthetic dataset (5,000 train / 1,000 test), 3 epochs, batch 64',
-    data: 'synthetic', config: { model: 'test', epochs: 3, batch: 64 },
+    summary: '`test` ViT, the built-in synthetic dataset (5,000 train / 1,000 test), 3 epochs, batch 128',
+    data: 'synthetic', config: { model: 'test', epochs: 3 },
   },
   'small-full': {
     summary: '`small` ViT (811k parameters), full CIFAR-10 (50,000 / 10,000), 100 epochs, batch 128 — for a real GPU',

@@ -4,9 +4,11 @@
  * uniforms are packed by field name, never by a hand count of bytes.
  */
 import attention from '../../shaders/attention.wgsl';
+import augment from '../../shaders/augment.wgsl';
 import crossEntropy from '../../shaders/cross_entropy.wgsl';
 import elementwise from '../../shaders/elementwise.wgsl';
 import gelu from '../../shaders/gelu.wgsl';
+import labels from '../../shaders/labels.wgsl';
 import layernorm from '../../shaders/layernorm.wgsl';
 import matmul from '../../shaders/matmul.wgsl';
 import optimizer from '../../shaders/optimizer.wgsl';
@@ -16,7 +18,7 @@ import softmax from '../../shaders/softmax.wgsl';
 import tokens from '../../shaders/tokens.wgsl';
 
 export const SHADER_SOURCES = {
-  attention, cross_entropy: crossEntropy, elementwise, gelu, layernorm, matmul, optimizer, patch, reduce, softmax, tokens,
+  attention, augment, cross_entropy: crossEntropy, elementwise, gelu, labels, layernorm, matmul, optimizer, patch, reduce, softmax, tokens,
 } as const;
 export type ShaderFile = keyof typeof SHADER_SOURCES;
 

@@ -134,7 +134,10 @@ export class TrainingRun {
   private readonly testCount: number;
   private fluctuationRequest?: (f: TokenFluctuation) => void;
 
-  constructor(readonly gpu: Gpu, data: DatasetSplits, config: Partial<TrainConfig>, readonly readEvery = 10) {
+  /** Steps between loss read-backs (at least four per epoch). */
+  readonly readEvery: number;
+
+  constructor(readonly gpu: Gpu, data: DatasetSplits, config: Partial<TrainConfig>, readEvery = 10) {
     this.config = resolveConfig(config);
     const c = this.config;
     this.vit = vitConfigOf(c);
@@ -146,6 +149,7 @@ export class TrainingRun {
     this.testCount = data.test.count;
     this.stepsPerEpoch = Math.floor(data.train.count / c.batch);
     this.totalSteps = this.stepsPerEpoch * c.epochs;
+    this.readEvery = Math.max(1, Math.min(readEvery, Math.floor(this.stepsPerEpoch / 4)));
     this.geometry = { imageSize: this.vit.imageSize, patch: this.vit.patch };
 
     this.model = new VisionTransformer(gpu, this.vit, c.seed);
