@@ -154,3 +154,24 @@ function describeStart(data: Uint8Array): string {
   const text = [...head].map((b) => (b >= 32 && b < 127 ? String.fromCharCode(b) : '.')).join('');
   return `${hex} "${text}"`;
 }
+
+/**
+ * The page's decoder: the browser's own (createImageBitmap), read back through an OffscreenCanvas.
+ * Colour-space conversion and premultiplication are switched off so the pixels are the file's.
+ */
+export const browserImageDecoder: ImageDecoder = async (bytes, kind, where) => {
+  let bitmap: ImageBitmap;
+  try {
+    bitmap = await createImageBitmap(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: kind === 'png' ? 'image/png' : 'image/jpeg' }),
+      { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  } catch (e) {
+    throw new Error(`${where}: cannot decode ${kind.toUpperCase()} (${(e as Error).message})`);
+  }
+  const { width, height } = bitmap;
+  const context = new OffscreenCanvas(width, height).getContext('2d', { willReadFrequently: true });
+  if (!context) throw new Error(`${where}: no 2D canvas to read the decoded pixels from`);
+  context.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  const rgba = new Uint8Array(context.getImageData(0, 0, width, height).data.buffer);
+  return { width, height, chw: interleavedToChw(rgba, width, height, 4) };
+};

@@ -1,7 +1,8 @@
 /**
  * The engine in a real browser: headless Chromium (Debian's /usr/bin/chromium through
  * playwright-core) with WebGPU, against the same engine in Node (Dawn).
- *   1. fixedRun in the page (esbuild bundle of tests/e2e/engine-page.ts) equals fixedRun in Node.
+ *   1. fixedRun in the page (esbuild bundle of tests/e2e/engine-page.ts) equals fixedRun in Node,
+ *      and the page's image decoder (createImageBitmap) reads a PNG exactly and a JPEG as jpeg-js does.
  *   2. The `vite build` output, served from a nested path, shows the adapter and trains in its
  *      worker to the same losses; screenshot in test-results/playground.png.
  *   3. Without --enable-unsafe-webgpu the page explains why there is no WebGPU instead of going blank.
@@ -10,14 +11,17 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { encode as encodeJpeg } from 'jpeg-js';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { PNG } from 'pngjs';
+import { nodeImageDecoder } from '../../src/data/imagefolder.ts';
 import { adapterName, type AdapterReport } from '../../src/gpu/device.ts';
 import { openNodeGpu } from '../../src/gpu/node.ts';
 import { fixedRun } from '../../src/train/fixed-run.ts';
@@ -28,6 +32,22 @@ const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const CI = !!process.env.CI && process.env.CI !== 'false';
 const skip = !HAVE_CHROMIUM && !CI ? `no Chromium at ${CHROMIUM} (apt-get install chromium); under CI=true this fails` : false;
 const RUN = { preset: 'test', seed: 0, steps: 4, batch: 8 } as const;
+
+/** A 32×32 test picture (smooth gradients and a bright square) as RGBA and as CHW planes. */
+function samplePixels(): { rgba: Uint8Array; chw: Uint8Array } {
+  const rgba = new Uint8Array(32 * 32 * 4);
+  const chw = new Uint8Array(3 * 32 * 32);
+  for (let y = 0; y < 32; y++) {
+    for (let x = 0; x < 32; x++) {
+      const inSquare = x >= 10 && x < 20 && y >= 12 && y < 24;
+      const rgb = inSquare ? [240, 220, 40] : [8 * x, 8 * y, 128];
+      const p = y * 32 + x;
+      rgba.set([...rgb, 255], 4 * p);
+      rgb.forEach((v, c) => { chw[c * 1024 + p] = v; });
+    }
+  }
+  return { rgba, chw };
+}
 const REL_TOL = 1e-4;
 
 /** Offline, quiet, fresh profile. --disable-gpu is not needed (and not wanted on a real GPU). */
@@ -125,6 +145,9 @@ test('fixedRun in Chromium (WebGPU) matches fixedRun in Node (Dawn)', { skip, ti
     target: 'es2022', platform: 'browser', loader: { '.wgsl': 'text' }, logLevel: 'warning',
   });
   copyFileSync(join(ROOT, 'tests/e2e/engine.html'), join(dir, 'engine.html'));
+  const sample = samplePixels();
+  writeFileSync(join(dir, 'sample.jpg'), encodeJpeg({ data: sample.rgba, width: 32, height: 32 }, 90).data);
+  writeFileSync(join(dir, 'sample.png'), PNG.sync.write(Object.assign(new PNG({ width: 32, height: 32 }), { data: Buffer.from(sample.rgba) })));
   const url = await serve(dir);
   const t0 = Date.now();
   const page = await (await launch(true)).newPage();
@@ -143,6 +166,16 @@ test('fixedRun in Chromium (WebGPU) matches fixedRun in Node (Dawn)', { skip, ti
   console.log(`losses node:     ${node.losses.join(', ')}`);
   console.log(`max relative difference: ${Math.max(...browser.losses.map((b, i) => Math.abs(b - node.losses[i]) / Math.abs(node.losses[i]))).toExponential(2)}`);
   assertClose(browser.losses, node.losses, 'fixedRun');
+
+  // The page decodes images with the browser's decoder: PNG exactly, JPEG within decoder rounding.
+  const decoded = (await page.evaluate(() => window.__decoded))!;
+  assert.deepEqual(decoded.png, [...sample.chw], 'PNG pixels decoded in the page');
+  const nodeJpeg = (await nodeImageDecoder(new Uint8Array(readFileSync(join(dir, 'sample.jpg'))), 'jpeg', 'sample.jpg')).chw;
+  const meanDiff = decoded.jpeg.reduce((s, v, i) => s + Math.abs(v - nodeJpeg[i]), 0) / nodeJpeg.length;
+  console.log(`JPEG: Chromium vs jpeg-js mean |difference| ${meanDiff.toFixed(2)} grey levels`);
+  assert.equal(decoded.jpeg.length, 3 * 32 * 32);
+  assert.ok(meanDiff < 3, `JPEG decoded in the page differs from jpeg-js by ${meanDiff} on average`);
+  assert.match(decoded.notImage, /^x\.tar\.gz: test\/cat\/1\.jpg: cannot decode JPEG/);
   assert.ok(node.losses.at(-1)! < node.losses[0], `loss did not fall: ${node.losses.join(', ')}`);
 });
 
