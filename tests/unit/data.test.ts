@@ -14,53 +14,12 @@ import { encode as encodeJpeg } from 'jpeg-js';
 import { CIFAR10_CLASSES, listImageFolder, readImageFolder } from '../../src/data/imagefolder.ts';
 import { balancedSubset, classCounts } from '../../src/data/subset.ts';
 import { readTarGz, type TarEntry, tarEntries } from '../../src/data/tar.ts';
+import { makeTar, type TarItem } from './helpers/tar-writer.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'labelflow-data-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-// ------------------------------------------------------------------ a minimal ustar writer
-
-interface Item { path: string; data?: Uint8Array; type?: '0' | '5' }
-
-function header(path: string, size: number, type: string): Uint8Array {
-  const h = new Uint8Array(512);
-  const put = (at: number, s: string) => h.set(new TextEncoder().encode(s), at);
-  let name = path;
-  let prefix = '';
-  if (path.length > 100) {
-    const cut = path.lastIndexOf('/', 155);
-    prefix = path.slice(0, cut);
-    name = path.slice(cut + 1);
-    assert.ok(cut > 0 && name.length <= 100, `test writer cannot split ${path}`);
-  }
-  put(0, name);
-  put(100, '0000644\0');
-  put(108, '0000000\0');
-  put(116, '0000000\0');
-  put(124, size.toString(8).padStart(11, '0') + '\0');
-  put(136, '00000000000\0');
-  put(156, type);
-  put(257, 'ustar\0');
-  put(263, '00');
-  put(345, prefix);
-  put(148, '        ');
-  const sum = h.reduce((a, b) => a + b, 0);
-  put(148, sum.toString(8).padStart(6, '0') + '\0 ');
-  return h;
-}
-
-function makeTar(items: Item[], end = true): Uint8Array {
-  const parts: Uint8Array[] = [];
-  for (const it of items) {
-    const data = it.data ?? new Uint8Array(0);
-    parts.push(header(it.path, data.length, it.type ?? '0'));
-    const padded = new Uint8Array(Math.ceil(data.length / 512) * 512);
-    padded.set(data);
-    parts.push(padded);
-  }
-  if (end) parts.push(new Uint8Array(1024));
-  return Buffer.concat(parts);
-}
+type Item = TarItem;
 
 const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed * 7) & 255);
 
