@@ -70,20 +70,17 @@ const data = await loadDataset(dataSpec, {
 if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
 const loadSeconds = (performance.now() - loadStart) / 1000;
 
-let run: TrainingRun;
-try {
-  run = new TrainingRun(gpu, data, config);
-} catch (e) {
-  fail((e as Error).message);
-}
-run = run!;
-if (args.resume) {
+function orFail<T>(action: () => T): T {
   try {
-    run.restore(new Uint8Array(readFileSync(args.resume)), args.resume);
+    return action();
   } catch (e) {
-    fail((e as Error).message);
+    return fail((e as Error).message);
   }
 }
+
+const run = orFail(() => new TrainingRun(gpu, data, config));
+const resume = args.resume;
+if (resume) orFail(() => run.restore(new Uint8Array(readFileSync(resume)), resume));
 const c = run.config;
 console.log(`adapter: ${adapterName(gpu.adapter)}`);
 console.log(`data: ${data.name} (${data.source}): ${data.train.count} train, ${data.test.count} test images, loaded in ${loadSeconds.toFixed(1)} s`);
@@ -121,14 +118,10 @@ function progress(p: StepProgress): void {
 
 const epochs: EpochResult[] = [...run.history];
 while (run.epoch < c.epochs) {
-  let r: EpochResult;
-  try {
-    r = await run.runEpoch(progress);
-  } catch (e) {
+  const r = await run.runEpoch(progress).catch((e: Error) => {
     if (tty) process.stderr.write('\n');
-    fail((e as Error).message);
-  }
-  r = r!;
+    return fail(e.message);
+  });
   if (tty) process.stderr.write('\r\x1b[K');
   epochs.push(r);
   console.log(`epoch ${r.epoch}/${c.epochs}  train loss ${r.train_loss.toFixed(4)}  test loss ${r.test_loss.toFixed(4)}  test acc ${(100 * r.test_acc).toFixed(2)}%` +
