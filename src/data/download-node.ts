@@ -6,7 +6,9 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { once } from 'node:events';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { type ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { basename, join } from 'node:path';
 
 /** The official binary release and its MD5 as published on https://www.cs.toronto.edu/~kriz/cifar.html. */
@@ -61,22 +63,20 @@ async function fetchTo(url: string, path: string, onProgress?: (bytes: number, t
   if (!response.ok || !response.body) throw failed(new Error(`HTTP ${response.status} ${response.statusText}`));
   const total = Number(response.headers.get('content-length')) || 0;
   const hash = createHash('md5');
-  const out = createWriteStream(path);
-  const reader = response.body.getReader();
   let bytes = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      hash.update(value);
-      bytes += value.length;
-      if (!out.write(value)) await once(out, 'drain');
+  const count = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
       onProgress?.(bytes, total);
-    }
-    out.end();
-    await once(out, 'finish');
+      done(null, chunk);
+    },
+  });
+  try {
+    // pipeline tears every stream down on the first error (a cut connection while a write to the
+    // file is still pending included) and reports that error once.
+    await pipeline(Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>), count, createWriteStream(path));
   } catch (e) {
-    out.destroy();
     throw failed(e);
   }
   if (total && bytes !== total) throw failed(new Error(`the body ended after ${bytes} of ${total} bytes`));
