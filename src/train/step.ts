@@ -5,7 +5,8 @@
  */
 import { backward, clearTape, noGrad, softCrossEntropy, sumOf, type Tensor } from '../autograd/index.ts';
 import { AdamW } from '../nn/adamw.ts';
-import { type VisionTransformer } from '../nn/vit.ts';
+import { type VisionTransformer, type VitOutput } from '../nn/vit.ts';
+import { type CrossEntropyResult } from '../autograd/ops/cross-entropy.ts';
 
 export interface StepMetrics { loss: number; accuracy: number }
 
@@ -18,15 +19,26 @@ export class Trainer {
    */
   step(images: Tensor, targets: Tensor, lr: number, readMetrics = true): Promise<StepMetrics> | undefined {
     const gpu = this.model.gpu;
-    this.model.params.zeroGrad();
-    const out = this.model.forward(images);
-    const ce = softCrossEntropy(out.logits, targets);
-    backward(ce.loss);
-    this.optimizer.update(lr);
+    const { ce } = this.record(images, targets, lr);
     let metrics: Promise<StepMetrics> | undefined;
     if (readMetrics) metrics = readLossAndAccuracy(ce.loss, ce.correct);
     gpu.endStep();
     return metrics;
+  }
+
+  /**
+   * Records zero-grad → forward → soft-target CE → backward → AdamW into the current encoder,
+   * without submitting. `targets` may be computed from the forward's outputs (TL-Align reads the
+   * attention); that function runs under noGrad.
+   */
+  record(images: Tensor, targets: Tensor | ((out: VitOutput) => Tensor), lr: number): { out: VitOutput; ce: CrossEntropyResult } {
+    this.model.params.zeroGrad();
+    const out = this.model.forward(images);
+    const t = typeof targets === 'function' ? noGrad(() => targets(out)) : targets;
+    const ce = softCrossEntropy(out.logits, t);
+    backward(ce.loss);
+    this.optimizer.update(lr);
+    return { out, ce };
   }
 
   /** Loss and accuracy without training (no graph, no update). */

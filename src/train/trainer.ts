@@ -14,7 +14,7 @@
  */
 import { axpy } from '../autograd/ops/elementwise.ts';
 import { encodeSum } from '../autograd/ops/reduce.ts';
-import { backward, noGrad, softCrossEntropy, type Tensor } from '../autograd/index.ts';
+import { noGrad, softCrossEntropy, type Tensor } from '../autograd/index.ts';
 import { type DatasetSplits, type ImageSet } from '../data/dataset.ts';
 import { augmentHash, type DatasetOnGpu, GpuBatcher, uploadDataset } from '../data/gpu-batcher.ts';
 import { type AdapterReport } from '../gpu/device.ts';
@@ -29,6 +29,7 @@ import { Rng } from '../nn/random.ts';
 import { learningRate } from '../nn/schedule.ts';
 import { VisionTransformer } from '../nn/vit.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { Trainer } from './step.ts';
 
 export interface TrainConfig extends MethodOptions {
   /** Preset name (src/nn/presets.ts). */
@@ -113,6 +114,7 @@ export class TrainingRun {
   readonly method: Method;
   readonly model: VisionTransformer;
   readonly optimizer: AdamW;
+  private readonly trainer: Trainer;
   readonly stepsPerEpoch: number;
   readonly totalSteps: number;
   /** Epochs finished. */
@@ -154,6 +156,7 @@ export class TrainingRun {
 
     this.model = new VisionTransformer(gpu, this.vit, c.seed);
     this.optimizer = new AdamW(this.model.params, { weightDecay: c.weightDecay, maxGradNorm: c.clip });
+    this.trainer = new Trainer(this.model, this.optimizer);
     this.train = uploadDataset(gpu, data.train);
     this.test = uploadDataset(gpu, data.test);
     this.trainBatcher = new GpuBatcher(gpu, this.train);
@@ -200,21 +203,19 @@ export class TrainingRun {
     const { gpu, config: c } = this;
     const mix = this.drawMix(this.step);
     gpu.write(this.partnerShare, mix.partnerShare);
-    this.model.params.zeroGrad();
     const { images, labels } = this.trainBatcher.encode({
       batch: c.batch, first: index * c.batch, augment: c.augment, seed: c.seed, step: this.step, mix: mix.plan,
     });
-    const out = this.model.forward(images);
-    const inputs: TargetInputs = {
-      gpu, mix, labels, partnerShare: this.partnerShare, attention: out.attention, batch: c.batch,
-      tokens: tokensOf(this.vit), classes: this.vit.classes, smoothing: c.smoothing,
-    };
-    const targets = noGrad(() => this.method.targets(inputs));
-    const ce = softCrossEntropy(out.logits, targets);
-    backward(ce.loss);
-    this.optimizer.update(this.learningRate(this.step));
+    let inputs: TargetInputs | undefined;
+    const { ce } = this.trainer.record(images, (out) => {
+      inputs = {
+        gpu, mix, labels, partnerShare: this.partnerShare, attention: out.attention, batch: c.batch,
+        tokens: tokensOf(this.vit), classes: this.vit.classes, smoothing: c.smoothing,
+      };
+      return this.method.targets(inputs);
+    }, this.learningRate(this.step));
     axpy(gpu, ce.loss.storage, this.lossSum, 1, true);
-    if (this.fluctuationRequest) this.readFluctuation(inputs, this.fluctuationRequest);
+    if (this.fluctuationRequest) this.readFluctuation(inputs!, this.fluctuationRequest);
     this.fluctuationRequest = undefined;
     gpu.endStep();
     this.step++;

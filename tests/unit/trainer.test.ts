@@ -87,10 +87,6 @@ test('token fluctuation: per-layer own-image shares of a spatial mix, read on re
     for (let j = 1; j < N; j++) assert.ok(Math.abs(f.layers[0][b * N + j] - (1 - f.mix.partnerShare[j - 1])) < 1e-6, 'patch j starts at 1 − m_j');
   }
   for (const layer of f.layers) assert.ok(layer.every((v) => v >= -1e-6 && v <= 1 + 1e-6));
-  if (f.mix.kind !== 'none' && f.mix.box) {
-    const drift = Math.abs(f.layers[f.layers.length - 1][0] - f.mix.ownShare);
-    assert.ok(drift >= 0, 'CLS share after the last block is readable');
-  }
 });
 
 test('bad configurations are refused with the reason', () => {
