@@ -31,6 +31,20 @@ export interface DatasetSplits {
   test: ImageSet;
 }
 
+/** What the page shows about a loaded dataset (no pixels). */
+export interface DatasetSummary {
+  name: string;
+  source: string;
+  classes: readonly string[];
+  size: number;
+  train: number;
+  test: number;
+}
+
+export function summarize(d: DatasetSplits): DatasetSummary {
+  return { name: d.name, source: d.source, classes: d.train.count ? d.train.classes : d.test.classes, size: d.train.count ? d.train.size : d.test.size, train: d.train.count, test: d.test.count };
+}
+
 export interface LoadOptions {
   /** Draw a seeded class-balanced subset of this many training images. */
   trainLimit?: number;

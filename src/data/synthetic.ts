@@ -1,10 +1,13 @@
 /**
  * A synthetic 10-class image set generated in code, for tests, demos and machines without
  * CIFAR-10. Each class is a shape or a texture — disc, square, triangle, ring, cross, horizontal
- * stripes, vertical stripes, checker, two blobs, diagonal line — drawn at a random place and size,
- * in a random colour, over a random two-colour gradient with pixel noise. Colour and position
- * carry no information about the class (no fixed pixel decides it); shape does, so a small ViT
- * learns it well but has to look at the object. Deterministic for a seed; browser-safe.
+ * stripes, vertical stripes, checker, two blobs, diagonal line — drawn at a random place and size
+ * over a two-colour gradient with pixel noise. Shape always tells the class. In a share
+ * `colourCue` of the images (default 0.8) the object and one end of the gradient also take the
+ * class's hue, a cue the `test` model picks up within a few dozen steps, so the playground shows
+ * learning at once on a software adapter; with colourCue 0 colour and position carry no
+ * information (no fixed pixel decides the class) and the model has to look at the shape.
+ * Deterministic for a seed; browser-safe.
  */
 import { Rng } from '../nn/random.ts';
 import type { DatasetSplits, ImageSet } from './dataset.ts';
@@ -17,7 +20,11 @@ export interface SyntheticOptions {
   test?: number;
   seed?: number;
   size?: number;
+  /** Share of images whose object and background take their class's hue (the rest random hues). */
+  colourCue?: number;
 }
+
+export const DEFAULT_COLOUR_CUE = 0.8;
 
 export function syntheticDataset(o: SyntheticOptions = {}): DatasetSplits {
   const seed = o.seed ?? 0;
@@ -25,8 +32,8 @@ export function syntheticDataset(o: SyntheticOptions = {}): DatasetSplits {
   return {
     name: 'synthetic',
     source: `synthetic seed ${seed}`,
-    train: syntheticSplit(o.train ?? 5000, size, streamSeed(seed, 1)),
-    test: syntheticSplit(o.test ?? 1000, size, streamSeed(seed, 2)),
+    train: syntheticSplit(o.train ?? 5000, size, streamSeed(seed, 1), o.colourCue ?? DEFAULT_COLOUR_CUE),
+    test: syntheticSplit(o.test ?? 1000, size, streamSeed(seed, 2), o.colourCue ?? DEFAULT_COLOUR_CUE),
   };
 }
 
@@ -38,7 +45,7 @@ function streamSeed(seed: number, stream: number): number {
   return (z ^ (z >>> 16)) >>> 0;
 }
 
-function syntheticSplit(count: number, size: number, seed: number): ImageSet {
+function syntheticSplit(count: number, size: number, seed: number, colourCue: number): ImageSet {
   if (!Number.isInteger(count) || count < 0) throw new Error(`syntheticDataset: image counts must be whole numbers, got ${count}`);
   const rng = new Rng(seed);
   const k = SYNTHETIC_CLASSES.length;
@@ -49,7 +56,7 @@ function syntheticSplit(count: number, size: number, seed: number): ImageSet {
   const mask = new Float32Array(plane);
   for (let i = 0; i < count; i++) {
     drawMask(mask, labels[i], size, rng);
-    paint(images.subarray(i * 3 * plane, (i + 1) * 3 * plane), mask, size, rng);
+    paint(images.subarray(i * 3 * plane, (i + 1) * 3 * plane), mask, size, rng, rng.next() < colourCue ? labels[i] : undefined);
   }
   return { images, labels, count, channels: 3, size, classes: SYNTHETIC_CLASSES };
 }
@@ -110,12 +117,13 @@ function inTriangle(x: number, y: number, c: number[][]): boolean {
 }
 
 /** Background gradient between two colours, the object in a third, then noise; writes CHW. */
-function paint(out: Uint8Array, mask: Float32Array, size: number, rng: Rng): void {
+function paint(out: Uint8Array, mask: Float32Array, size: number, rng: Rng, hueOfClass?: number): void {
   // Object and background on opposite sides of mid-brightness, so the object is always visible.
   const darkObject = rng.next() < 0.5;
-  const object = hsv(rng.next(), rng.uniform(0.4, 1), darkObject ? rng.uniform(0.1, 0.4) : rng.uniform(0.65, 1));
+  const hue = hueOfClass === undefined ? rng.next() : (hueOfClass / 10 + rng.uniform(-0.03, 0.03) + 1) % 1;
+  const object = hsv(hue, hueOfClass === undefined ? rng.uniform(0.4, 1) : rng.uniform(0.7, 1), darkObject ? rng.uniform(0.1, 0.4) : rng.uniform(0.65, 1));
   const bgValue = () => (darkObject ? rng.uniform(0.6, 0.95) : rng.uniform(0.05, 0.4));
-  const from = hsv(rng.next(), rng.uniform(0, 0.7), bgValue());
+  const from = hueOfClass === undefined ? hsv(rng.next(), rng.uniform(0, 0.7), bgValue()) : hsv(hue, rng.uniform(0.5, 0.8), bgValue());
   const to = hsv(rng.next(), rng.uniform(0, 0.7), bgValue());
   const direction = rng.uniform(0, 2 * Math.PI);
   const gx = Math.cos(direction), gy = Math.sin(direction);

@@ -29,6 +29,8 @@ export class Gpu {
   readonly kernels: KernelRegistry;
   /** Every GPUBuffer this context ever created (tests assert it stays flat after the first step). */
   buffersCreated = 0;
+  /** Bytes of every GPUBuffer this context created (never freed: the pools keep them). */
+  bytesCreated = 0;
   submits = 0;
   /** Validation and out-of-memory errors reported by the device; flush() throws on the first. */
   readonly errors: string[] = [];
@@ -63,6 +65,7 @@ export class Gpu {
 
   createBuffer(bytes: number, usage: GPUBufferUsageFlags, label: string): GPUBuffer {
     this.buffersCreated++;
+    this.bytesCreated += Math.max(4, bytes);
     return this.device.createBuffer({ size: Math.max(4, bytes), usage, label });
   }
 

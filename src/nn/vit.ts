@@ -25,6 +25,8 @@ export interface VitOutput {
   attention: Tensor[];
   /** Final normalised tokens [B, N, D]. */
   tokens: Tensor;
+  /** The residual stream [B·N, D] after the embedding and after every block (depth + 1 tensors; the backward keeps them anyway). */
+  hidden: Tensor[];
 }
 
 export function vitParamSpecs(c: VitConfig, seed: number): ParamSpec[] {
@@ -89,6 +91,7 @@ export class VisionTransformer {
     let x = embedTokens(patches.reshape([B, N - 1, c.dim]), w('cls_token'), w('pos_embed')).reshape([B * N, c.dim]);
 
     const attn: Tensor[] = [];
+    const hidden = [x];
     for (let i = 0; i < c.depth; i++) {
       const blk = `blocks.${i}`;
       const h = layerNorm(x, w(`${blk}.norm1.weight`), w(`${blk}.norm1.bias`));
@@ -97,9 +100,10 @@ export class VisionTransformer {
       x = add(x, linear(a.out, `${blk}.attn.proj`));
       const m = layerNorm(x, w(`${blk}.norm2.weight`), w(`${blk}.norm2.bias`));
       x = add(x, linear(gelu(linear(m, `${blk}.mlp.fc1`)), `${blk}.mlp.fc2`));
+      hidden.push(x);
     }
     const tokens = layerNorm(x, w('norm.weight'), w('norm.bias')).reshape([B, N, c.dim]);
     const logits = linear(gatherToken(tokens, 0), 'head');
-    return { logits, attention: attn, tokens };
+    return { logits, attention: attn, tokens, hidden };
   }
 }

@@ -31,14 +31,14 @@ export class Trainer {
    * without submitting. `targets` may be computed from the forward's outputs (TL-Align reads the
    * attention); that function runs under noGrad.
    */
-  record(images: Tensor, targets: Tensor | ((out: VitOutput) => Tensor), lr: number): { out: VitOutput; ce: CrossEntropyResult } {
+  record(images: Tensor, targets: Tensor | ((out: VitOutput) => Tensor), lr: number): { out: VitOutput; ce: CrossEntropyResult; targets: Tensor } {
     this.model.params.zeroGrad();
     const out = this.model.forward(images);
     const t = typeof targets === 'function' ? noGrad(() => targets(out)) : targets;
     const ce = softCrossEntropy(out.logits, t);
     backward(ce.loss);
     this.optimizer.update(lr);
-    return { out, ce };
+    return { out, ce, targets: t };
   }
 
   /** Loss and accuracy without training (no graph, no update). */

@@ -27,7 +27,7 @@ import { AdamW } from '../nn/adamw.ts';
 import { preset, tokensOf, type VitConfig } from '../nn/presets.ts';
 import { Rng } from '../nn/random.ts';
 import { learningRate } from '../nn/schedule.ts';
-import { VisionTransformer } from '../nn/vit.ts';
+import { VisionTransformer, type VitOutput } from '../nn/vit.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { Trainer } from './step.ts';
 
@@ -103,6 +103,44 @@ export interface StepProgress {
 /** Per-token own-image share after the input and after every block: [depth + 1] × [B, N]. */
 export interface TokenFluctuation { mix: BatchMix; layers: Float32Array[]; batch: number; tokens: number }
 
+/** What the next step should copy out for the live views (only what is asked for is read back). */
+export interface SnapshotRequest {
+  /** The first `samples` of the batch: their images, labels, targets and logits. */
+  samples: number;
+  /** The sample whose attention is read. */
+  sample: number;
+  fluctuation: boolean;
+  attention: boolean;
+  /** The residual stream of the first `hiddenSamples` samples after the embedding and each block. */
+  hiddenSamples: number;
+}
+
+/** One step's read-outs, as the GPU had them (images normalised, logits raw). */
+export interface StepSnapshot {
+  step: number;
+  epoch: number;
+  mix: BatchMix;
+  batch: number;
+  /** The first `samples` of the batch. */
+  samples: number;
+  /** [samples, C, S, S], normalised, as the model saw them. */
+  images: Float32Array;
+  /** Class of each sample of the whole batch [B]; the partner of b is B − 1 − b. */
+  labels: Uint32Array;
+  /** The CLS targets the loss used, [samples, K]. */
+  targets: Float32Array;
+  logits: Float32Array;
+  /** [depth + 1] × [B, N] own-image share of each token (spatial mixes only). */
+  fluctuation?: Float32Array[];
+  /** [depth] × [H, N, N]: the softmax attention of sample `sample`. */
+  attention?: { sample: number; layers: Float32Array[] };
+  /** [depth + 1] × [hiddenSamples, N, D]. */
+  hidden?: Float32Array[];
+}
+
+/** The training part of an epoch's result, measured by whoever drove the steps. */
+export interface EpochTraining { train_loss: number; img_per_s: number; seconds: number; lr: number }
+
 /** 32-bit seed for stream `stream` (0 shuffle, 1 mix) at position `index`, from the run's seed. */
 function streamSeed(seed: number, stream: number, index: number): number {
   return augmentHash(seed, 0x5eed0000 + stream, index);
@@ -135,6 +173,10 @@ export class TrainingRun {
   private readonly trainCount: number;
   private readonly testCount: number;
   private fluctuationRequest?: (f: TokenFluctuation) => void;
+  private snapshotRequest?: { request: SnapshotRequest; deliver: (s: StepSnapshot) => void };
+  /** The epoch whose shuffle the training batcher holds (−1: none yet). */
+  private orderEpoch = -1;
+  private testLogits?: Storage;
 
   /** Steps between loss read-backs (at least four per epoch). */
   readonly readEvery: number;
@@ -198,6 +240,42 @@ export class TrainingRun {
     return new Promise((resolve) => { this.fluctuationRequest = resolve; });
   }
 
+  /** The next training step also copies out what `request` asks for; resolves once the GPU has run it. */
+  nextSnapshot(request: SnapshotRequest): Promise<StepSnapshot> {
+    return new Promise((deliver) => { this.snapshotRequest = { request, deliver }; });
+  }
+
+  /** Steps taken in the current epoch (0 … stepsPerEpoch). */
+  get stepInEpoch(): number {
+    return this.step - this.epoch * this.stepsPerEpoch;
+  }
+
+  /** Every step of the current epoch is taken; finishEpoch() evaluates it. */
+  get epochTrained(): boolean {
+    return this.stepInEpoch >= this.stepsPerEpoch;
+  }
+
+  get complete(): boolean {
+    return this.epoch >= this.config.epochs;
+  }
+
+  /** Records and submits the next training step of the current epoch. */
+  stepOnce(): void {
+    if (this.complete) throw new Error(`the run is complete (${this.config.epochs} epochs)`);
+    if (this.epochTrained) throw new Error(`epoch ${this.epoch + 1} is trained; finishEpoch() evaluates it before the next step`);
+    if (this.orderEpoch !== this.epoch) {
+      this.trainBatcher.setOrder(this.epochOrder(this.epoch));
+      this.orderEpoch = this.epoch;
+    }
+    if (this.stepInEpoch === 0) this.gpu.clear(this.lossSum);
+    this.trainStep(this.stepInEpoch);
+  }
+
+  /** Sum of this epoch's step losses so far (waits for the GPU). */
+  async epochLossSum(): Promise<number> {
+    return (await this.gpu.read(this.lossSum))[0];
+  }
+
   /** Records and submits one training step (batch `index` of the current epoch's order). */
   private trainStep(index: number): void {
     const { gpu, config: c } = this;
@@ -207,7 +285,7 @@ export class TrainingRun {
       batch: c.batch, first: index * c.batch, augment: c.augment, seed: c.seed, step: this.step, mix: mix.plan,
     });
     let inputs: TargetInputs | undefined;
-    const { ce } = this.trainer.record(images, (out) => {
+    const { ce, out, targets } = this.trainer.record(images, (out) => {
       inputs = {
         gpu, mix, labels, partnerShare: this.partnerShare, attention: out.attention, batch: c.batch,
         tokens: tokensOf(this.vit), classes: this.vit.classes, smoothing: c.smoothing,
@@ -217,35 +295,80 @@ export class TrainingRun {
     axpy(gpu, ce.loss.storage, this.lossSum, 1, true);
     if (this.fluctuationRequest) this.readFluctuation(inputs!, this.fluctuationRequest);
     this.fluctuationRequest = undefined;
+    if (this.snapshotRequest) this.readSnapshot(inputs!, images, labels, targets, out, this.snapshotRequest);
+    this.snapshotRequest = undefined;
     gpu.endStep();
     this.step++;
   }
 
-  private readFluctuation(t: TargetInputs, deliver: (f: TokenFluctuation) => void): void {
-    const layers = noGrad(() => propagateThroughBlocks(initOwnShares(t.gpu, {
+  private ownShares(t: TargetInputs): Tensor[] {
+    return noGrad(() => propagateThroughBlocks(initOwnShares(t.gpu, {
       batch: t.batch, tokens: t.tokens, clsOwnShare: t.mix.ownShare, partnerShare: t.partnerShare, perSample: false,
     }), t.attention));
-    void Promise.all(layers.map((l: Tensor) => t.gpu.readback(l.storage)))
-      .then((read) => deliver({ mix: t.mix, layers: read, batch: t.batch, tokens: t.tokens }));
   }
 
-  /** One epoch of training; resolves with its mean loss and throughput. */
-  async trainEpoch(onProgress?: (p: StepProgress) => void): Promise<{ train_loss: number; img_per_s: number; seconds: number; lr: number }> {
-    const { gpu, config: c } = this;
-    if (this.epoch >= c.epochs) throw new Error(`the run is complete (${c.epochs} epochs)`);
-    this.trainBatcher.setOrder(this.epochOrder(this.epoch));
-    gpu.clear(this.lossSum);
+  private readSnapshot(t: TargetInputs, images: Tensor, labels: Storage, targets: Tensor, out: VitOutput,
+    { request: r, deliver }: { request: SnapshotRequest; deliver: (s: StepSnapshot) => void }): void {
+    const { gpu, vit } = this;
+    const B = t.batch;
+    const N = t.tokens;
+    const n = Math.max(1, Math.min(r.samples, B));
+    const K = vit.classes;
+    const first = (s: Storage, elements: number): Storage => ({ ...s, elements });
+    const at = (s: Storage, offsetElements: number, elements: number): Storage => ({ buffer: s.buffer, offset: s.offset + 4 * offsetElements, elements });
+    const pixels = vit.channels * vit.imageSize * vit.imageSize;
+    const spatial = t.mix.kind === 'cutmix' || t.mix.kind === 'cutmix-token';
+    const sample = Math.max(0, Math.min(r.sample, B - 1));
+    const hiddenSamples = Math.max(0, Math.min(r.hiddenSamples, B));
+    const H = vit.heads;
+    const reads = {
+      images: gpu.readback(first(images.storage, n * pixels)),
+      labels: gpu.readback(first(labels, B)),
+      targets: gpu.readback(first(targets.storage, n * K)),
+      logits: gpu.readback(first(out.logits.storage, n * K)),
+      fluctuation: r.fluctuation && spatial ? Promise.all(this.ownShares(t).map((l) => gpu.readback(l.storage))) : undefined,
+      attention: r.attention ? Promise.all(out.attention.map((a) => gpu.readback(at(a.storage, sample * H * N * N, H * N * N)))) : undefined,
+      hidden: hiddenSamples ? Promise.all(out.hidden.map((h) => gpu.readback(first(h.storage, hiddenSamples * N * vit.dim)))) : undefined,
+    };
+    const step = this.step;
+    const epoch = this.epoch;
+    // A failed read (a lost device) delivers nothing: the step loop reports the failure itself.
+    void (async () => {
+      deliver({
+        step, epoch, mix: t.mix, batch: B, samples: n,
+        images: await reads.images,
+        labels: new Uint32Array((await reads.labels).buffer),
+        targets: await reads.targets,
+        logits: await reads.logits,
+        fluctuation: await reads.fluctuation,
+        attention: reads.attention && { sample, layers: await reads.attention },
+        hidden: await reads.hidden,
+      });
+    })().catch(() => undefined);
+  }
+
+  private readFluctuation(t: TargetInputs, deliver: (f: TokenFluctuation) => void): void {
+    const layers = this.ownShares(t);
+    void Promise.all(layers.map((l: Tensor) => t.gpu.readback(l.storage)))
+      .then((read) => deliver({ mix: t.mix, layers: read, batch: t.batch, tokens: t.tokens }), () => undefined);
+  }
+
+  /** The rest of the current epoch's training; resolves with its mean loss and throughput. */
+  async trainEpoch(onProgress?: (p: StepProgress) => void): Promise<EpochTraining> {
+    const { config: c } = this;
+    if (this.complete) throw new Error(`the run is complete (${c.epochs} epochs)`);
     const start = performance.now();
+    const firstStep = this.stepInEpoch;
     let lastLr = 0;
     let sum = 0;
-    for (let s = 0; s < this.stepsPerEpoch; s++) {
+    while (!this.epochTrained) {
       lastLr = this.learningRate(this.step);
-      this.trainStep(s);
-      const done = s + 1;
+      this.stepOnce();
+      const done = this.stepInEpoch;
       if (done % this.readEvery === 0 || done === this.stepsPerEpoch) {
-        [sum] = await gpu.read(this.lossSum);
+        sum = await this.epochLossSum();
         const seconds = (performance.now() - start) / 1000;
-        const imgPerS = (done * c.batch) / seconds;
+        const imgPerS = ((done - firstStep) * c.batch) / seconds;
         onProgress?.({
           epoch: this.epoch, step: done, steps: this.stepsPerEpoch, loss: sum / done, imgPerS,
           etaSeconds: ((this.stepsPerEpoch - done) * c.batch) / imgPerS,
@@ -254,14 +377,19 @@ export class TrainingRun {
     }
     const seconds = (performance.now() - start) / 1000;
     if (!Number.isFinite(sum)) throw new Error(`training diverged in epoch ${this.epoch + 1}: loss is ${sum} (lower --lr?)`);
-    return { train_loss: sum / this.stepsPerEpoch, img_per_s: (this.stepsPerEpoch * c.batch) / seconds, seconds, lr: lastLr };
+    return { train_loss: sum / this.stepsPerEpoch, img_per_s: ((this.stepsPerEpoch - firstStep) * c.batch) / seconds, seconds, lr: lastLr };
   }
 
-  /** Mean cross-entropy (hard labels, no smoothing) and accuracy on the whole test split. */
-  async evaluate(): Promise<{ loss: number; acc: number }> {
+  /**
+   * Mean cross-entropy (hard labels, no smoothing) and accuracy on the whole test split; with
+   * `logits`, also every test image's logits [count, K].
+   */
+  async evaluate(o: { logits?: boolean } = {}): Promise<{ loss: number; acc: number; logits?: Float32Array }> {
     const { gpu, config: c } = this;
+    const K = this.vit.classes;
     gpu.clear(this.evalLossSum);
     gpu.clear(this.evalCorrect);
+    if (o.logits) this.testLogits ??= gpu.persistent(this.testCount * K, 'eval.logits');
     const mix: BatchMix = { kind: 'none', plan: { mode: 'none' }, ownShare: 1, partnerShare: new Float32Array(0) };
     for (let first = 0; first < this.testCount; first += c.evalBatch) {
       const batch = Math.min(c.evalBatch, this.testCount - first);
@@ -269,40 +397,49 @@ export class TrainingRun {
         const { images, labels } = this.testBatcher.encode({ batch, first, augment: false, seed: 0, step: 0, mix: mix.plan });
         const out = this.model.forward(images);
         const targets = areaTargets({
-          gpu, mix, labels, partnerShare: this.partnerShare, attention: [], batch, tokens: 1, classes: this.vit.classes, smoothing: 0,
+          gpu, mix, labels, partnerShare: this.partnerShare, attention: [], batch, tokens: 1, classes: K, smoothing: 0,
         });
         const ce = softCrossEntropy(out.logits, targets);
         axpy(gpu, ce.loss.storage, this.evalLossSum, batch, true);
         encodeSum(gpu, ce.correct.storage, this.evalCorrect, { accumulate: true });
+        if (o.logits) gpu.copy(out.logits.storage, { ...this.testLogits!, offset: this.testLogits!.offset + 4 * first * K, elements: batch * K });
       });
       gpu.endStep();
     }
     const lossSumRead = gpu.readback(this.evalLossSum);
+    const logitsRead = o.logits ? gpu.readback(this.testLogits!) : undefined;
     const [correct] = await gpu.read(this.evalCorrect);
     const [lossSum] = await lossSumRead;
-    return { loss: lossSum / this.testCount, acc: correct / this.testCount };
+    return { loss: lossSum / this.testCount, acc: correct / this.testCount, logits: await logitsRead };
   }
 
-  /** Trains one epoch and evaluates. */
-  async runEpoch(onProgress?: (p: StepProgress) => void): Promise<EpochResult> {
-    const t = await this.trainEpoch(onProgress);
-    const e = await this.evaluate();
+  /** Evaluates the trained epoch and closes it (its result joins the history). */
+  async finishEpoch(t: EpochTraining, o: { logits?: boolean } = {}): Promise<EpochResult & { logits?: Float32Array }> {
+    if (!this.epochTrained) throw new Error(`epoch ${this.epoch + 1} has ${this.stepsPerEpoch - this.stepInEpoch} steps left to train`);
+    const e = await this.evaluate(o);
     this.epoch++;
     const result: EpochResult = {
       epoch: this.epoch, train_loss: t.train_loss, test_loss: e.loss, test_acc: e.acc, img_per_s: t.img_per_s, seconds: t.seconds, lr: t.lr,
     };
     this.history.push(result);
+    return { ...result, logits: e.logits };
+  }
+
+  /** Trains (the rest of) one epoch and evaluates. */
+  async runEpoch(onProgress?: (p: StepProgress) => void): Promise<EpochResult> {
+    const { logits: _, ...result } = await this.finishEpoch(await this.trainEpoch(onProgress));
     return result;
   }
 
   /** Weights (timm names), AdamW state and where the run stands, as safetensors. */
-  saveCheckpoint(): Promise<Uint8Array> {
+  async saveCheckpoint(): Promise<Uint8Array> {
+    const epochLossSum = this.stepInEpoch > 0 ? await this.epochLossSum() : 0;
     return saveCheckpoint(this.model, this.optimizer, {
-      config: this.config, epoch: this.epoch, step: this.step, seed: this.config.seed, history: this.history,
+      config: this.config, epoch: this.epoch, step: this.step, seed: this.config.seed, history: this.history, epochLossSum,
     });
   }
 
-  /** Continues from a checkpoint of the same configuration, at the epoch after the saved one. */
+  /** Continues from a checkpoint of the same configuration, at the step after the saved one (mid-epoch too). */
   restore(bytes: Uint8Array, name = 'checkpoint'): void {
     const meta = loadCheckpoint(bytes, this.model, this.optimizer, name);
     const saved = meta.config as Record<string, unknown>;
@@ -314,14 +451,16 @@ export class TrainingRun {
     }
     this.epoch = Number(meta.epoch);
     this.step = Number(meta.step);
-    if (this.step !== this.epoch * this.stepsPerEpoch) {
-      throw new Error(`${name}: saved at step ${this.step}, which is not the end of epoch ${this.epoch} of this configuration (${this.stepsPerEpoch} steps per epoch)`);
+    if (!(this.stepInEpoch >= 0 && this.stepInEpoch <= this.stepsPerEpoch)) {
+      throw new Error(`${name}: saved at step ${this.step}, which does not lie in epoch ${this.epoch + 1} of this configuration (${this.stepsPerEpoch} steps per epoch)`);
     }
     if (this.optimizer.step !== this.step) {
       throw new Error(`${name}: holds no optimizer state for step ${this.step} (a weights-only file?), so training cannot resume from it`);
     }
     const history = meta.history as EpochResult[] | undefined;
     this.history.splice(0, this.history.length, ...(history ?? []));
+    this.orderEpoch = -1;
+    if (this.stepInEpoch > 0) this.gpu.write(this.lossSum, Float32Array.of(Number(meta.epochLossSum ?? NaN)));
   }
 }
 

@@ -1,73 +1,359 @@
 /**
- * The playground's training worker: opens its own WebGPU device, builds the chosen ViT and trains
- * it on one fixed synthetic batch (seeded exactly as fixedRun does, so with the same options the
- * losses equal fixedRun's), posting a progress message after every step.
+ * The playground's training worker. It owns the WebGPU device and one TrainingRun (the same class
+ * the CLI drives), and talks to the page only through src/train/protocol.ts.
+ *
+ * The loop keeps at most one step queued on the GPU beyond the one it is recording, and handles
+ * the page's messages between steps, so a pause takes effect within a step: the page is told at
+ * once, then the queued step finishes and the checkpoint is written. The loss is read every `readEvery` steps;
+ * view data only every `views.every` steps and only for the views on screen. Checkpoints go to
+ * browser storage on pause, at every epoch's end, at the end of the run, and every two minutes
+ * of training, so a reload or a lost device resumes from the latest one.
  */
-import { type Tensor } from '../autograd/index.ts';
-import { syntheticBatch } from './fixed-run.ts';
-import { NoWebGPUError, openDevice } from '../gpu/device.ts';
+import { type DatasetSplits, limitImageSet, summarize } from '../data/dataset.ts';
+import { browserImageDecoder } from '../data/imagefolder-web.ts';
+import { loadArchive, loadPrepared } from '../data/load-web.ts';
+import { syntheticDataset } from '../data/synthetic.ts';
+import { decodeWebSplit, encodeWebSplit } from '../data/webformat.ts';
+import { adapterName, NoWebGPUError, openDevice } from '../gpu/device.ts';
 import { Gpu } from '../gpu/gpu.ts';
-import { preset } from '../nn/presets.ts';
-import { VisionTransformer } from '../nn/vit.ts';
-import { type FromWorker, type StartMessage, type ToWorker } from './protocol.ts';
-import { AdamW, Trainer } from './step.ts';
+import { type BrowserStore, type DatasetKey, openStore, type RunRecord } from './browser-store.ts';
+import { checkFits, planMemory } from './memory.ts';
+import { type CurvePoint, type DatasetKind, type FromWorker, type RunConfig, type RunState, type ToWorker, type ViewRequest } from './protocol.ts';
+import { epochReport, toViewSnapshot } from './snapshot.ts';
+import { TrainingRun, vitConfigOf } from './trainer.ts';
 
-interface Run { gpu: Gpu; trainer: Trainer; images: Tensor; targets: Tensor; opts: StartMessage; step: number }
+const CHECKPOINT_EVERY_MS = 120_000;
+const MAX_IN_FLIGHT = 1;
+const MAX_RECOVERIES = 3;
 
-let run: Run | undefined;
-let paused = false;
+interface Session {
+  runId: string;
+  config: RunConfig;
+  dataUrl: string;
+  gpu: Gpu;
+  run: TrainingRun;
+  data: DatasetSplits;
+  record: RunRecord;
+  /** Last loss read: global step, the epoch it was read in, and that epoch's loss sum then. */
+  lastRead: { step: number; epoch: number; sum: number };
+  /** Active training time and steps of the current epoch (pauses excluded). */
+  epochClock: { seconds: number; steps: number };
+  lastCheckpointAt: number;
+  recoveries: number;
+}
+
+let session: Session | undefined;
+/** What the page asked for: keep training, take one step, or stay paused. */
+let want: 'run' | 'step' | 'pause' = 'pause';
 let looping = false;
+let views: ViewRequest = { batch: false, fluctuation: false, attention: false, smoothing: false, sample: 0, samples: 8, every: 10 };
+let storePromise: Promise<BrowserStore> | undefined;
+const datasets = new Map<string, DatasetSplits>();
 
-const post = (m: FromWorker) => (self as unknown as DedicatedWorkerGlobalScope).postMessage(m);
+const store = () => (storePromise ??= openStore());
+const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as DedicatedWorkerGlobalScope).postMessage(m, transfer);
+const setState = (state: RunState, message?: string) => post({ type: 'state', state, message });
+const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 self.onmessage = (ev: MessageEvent<ToWorker>) => {
   const m = ev.data;
-  if (m.type === 'pause') paused = true;
-  else if (m.type === 'resume') { paused = false; void loop(); }
-  else if (m.type === 'start') void start(m);
+  switch (m.type) {
+    case 'start': return void start(m.runId, m.config, m.resume, m.dataUrl);
+    case 'pause':
+      want = 'pause';
+      if (!looping && session) setState(session.run.complete ? 'done' : 'paused');
+      return;
+    case 'resume': want = 'run'; return void loop();
+    case 'step': want = 'step'; return void loop();
+    case 'reset': return void reset();
+    case 'views': views = m.views; return;
+    case 'load-file': return void loadFile(m.file);
+    case 'lose-device': session?.gpu.device.destroy(); return;
+  }
 };
 
-async function start(opts: StartMessage) {
+// ------------------------------------------------------------------ datasets
+
+async function cachedOrLoad(key: DatasetKey, load: () => Promise<DatasetSplits>): Promise<DatasetSplits> {
+  const inMemory = datasets.get(key);
+  if (inMemory) return inMemory;
+  const db = await store();
+  const cached = await db.getDataset(key);
+  let data: DatasetSplits;
+  if (cached) {
+    data = {
+      name: cached.summary.name, source: cached.summary.source,
+      train: decodeWebSplit(cached.train, `${key} (browser storage)`), test: decodeWebSplit(cached.test, `${key} (browser storage)`),
+    };
+  } else {
+    data = await load();
+    await db.putDataset(key, {
+      summary: summarize(data),
+      train: encodeWebSplit(data.train, 'train', data.source, data.name),
+      test: encodeWebSplit(data.test, 'test', data.source, data.name),
+    });
+  }
+  datasets.set(key, data);
+  return data;
+}
+
+const progress = (done: number, total: number, what: string) => post({ type: 'dataset-progress', done, total, what });
+
+async function datasetFor(c: RunConfig, dataUrl: string): Promise<DatasetSplits> {
+  let data: DatasetSplits;
+  if (c.dataset === 'synthetic') {
+    const key = `synthetic:${c.trainLimit ?? 5000}:${c.testLimit ?? 1000}`;
+    data = datasets.get(key) ?? syntheticDataset({ train: c.trainLimit ?? 5000, test: c.testLimit ?? 1000, seed: 0 });
+    datasets.set(key, data);
+    return data;
+  }
+  if (c.dataset === 'cifar10') data = await cachedOrLoad('cifar10', () => loadPrepared(dataUrl, fetch, progress));
+  else {
+    data = await cachedOrLoad('file', () => Promise.reject(new Error(
+      'no CIFAR-10 archive has been picked yet: choose cifar-10-binary.tar.gz or an ImageFolder .tar.gz under Dataset')));
+  }
+  if (data.train.count === 0) {
+    throw new Error(`${data.source} has no training images (only ${data.test.count.toLocaleString('en-US')} test images): ` +
+      'training needs data_batch_1.bin … data_batch_5.bin (the full cifar-10-binary.tar.gz) or an ImageFolder archive with train/');
+  }
+  return {
+    ...data,
+    train: limitImageSet(data.train, c.trainLimit, 0, 'train', data.source),
+    test: limitImageSet(data.test, c.testLimit, 0, 'test', data.source),
+  };
+}
+
+async function loadFile(file: File) {
   try {
-    paused = true; // stop a loop in progress before its device goes away
-    while (looping) await new Promise((r) => setTimeout(r, 10));
-    paused = false; // from here on, a pause message stops the new run
-    run?.gpu.device.destroy();
-    run = undefined;
-    const { device, report } = await openDevice(navigator.gpu);
-    const gpu = new Gpu(device, report);
-    const config = preset(opts.preset);
-    const model = new VisionTransformer(gpu, config, opts.seed);
-    const { images, targets } = syntheticBatch(gpu, config, opts.seed, opts.batch);
-    run = { gpu, trainer: new Trainer(model, new AdamW(model.params, { maxGradNorm: 1 })), images, targets, opts, step: 0 };
-    post({ type: 'ready', adapter: report, parameters: model.parameterCount });
-    await loop();
+    setState('loading', `reading ${file.name}`);
+    const data = await loadArchive(file.stream(), file.name, { decode: browserImageDecoder, totalBytes: file.size, onProgress: progress });
+    datasets.delete('file');
+    await (await store()).clearDataset('file');
+    const kept = await cachedOrLoad('file', async () => data);
+    post({ type: 'dataset-loaded', kind: 'file', summary: summarize(kept) });
+    setState(session ? (session.run.complete ? 'done' : 'paused') : 'idle');
   } catch (e) {
-    fail(e);
+    post({ type: 'dataset-error', message: messageOf(e) });
+    setState(session ? 'paused' : 'idle');
+  }
+}
+
+// ------------------------------------------------------------------ runs
+
+async function stopSession() {
+  const s = session;
+  session = undefined;
+  want = 'pause';
+  while (looping) await new Promise((r) => setTimeout(r, 10));
+  s?.gpu.device.destroy();
+}
+
+async function reset() {
+  await stopSession();
+  setState('idle');
+}
+
+function newRecord(runId: string, config: RunConfig, run: TrainingRun): RunRecord {
+  const now = Date.now();
+  return {
+    id: runId, name: `${config.method} · ${config.model} · seed ${config.seed}`, config, createdAt: now, updatedAt: now,
+    state: 'paused', step: 0, epoch: 0, totalSteps: run.totalSteps, adapter: adapterName(run.adapter), points: [], epochs: [],
+  };
+}
+
+/** Opens a device and builds the run (from its checkpoint with `resume`), then trains. */
+async function start(runId: string, config: RunConfig, resume: boolean, dataUrl: string, recoveries = 0) {
+  try {
+    await stopSession();
+    setState('loading');
+    const data = await datasetFor(config, dataUrl);
+    post({ type: 'dataset-loaded', kind: config.dataset as DatasetKind, summary: summarize(data) });
+    setState('starting');
+    const vit = vitConfigOf(config);
+    const { device, report } = await openDevice(navigator.gpu);
+    try {
+      checkFits(planMemory(vit, { batch: config.batch, evalBatch: config.evalBatch, trainImages: data.train.count, testImages: data.test.count }), report.limits);
+    } catch (e) {
+      device.destroy();
+      throw e;
+    }
+    const gpu = new Gpu(device, report);
+    device.pushErrorScope('out-of-memory');
+    const run = new TrainingRun(gpu, data, config, 5);
+    const oom = await device.popErrorScope();
+    if (oom) {
+      device.destroy();
+      throw new Error(`the GPU ran out of memory while allocating this run (${oom.message}); use a smaller batch or model`);
+    }
+    const db = await store();
+    let record = resume ? await db.getRun(runId) : undefined;
+    if (resume) {
+      const bytes = await db.getCheckpoint(runId);
+      if (bytes) run.restore(bytes, 'the saved checkpoint');
+    }
+    if (record) {
+      record.points = record.points.filter((p) => p.step <= run.step);
+      record.epochs = [...run.history];
+      record.step = run.step;
+      record.epoch = run.epoch;
+    } else record = newRecord(runId, config, run);
+    record.adapter = adapterName(report);
+    await db.putRun(record);
+    const sum = run.stepInEpoch > 0 ? await run.epochLossSum() : 0;
+    session = {
+      runId, config, dataUrl, gpu, run, data, record, lastRead: { step: run.step, epoch: run.epoch, sum }, epochClock: { seconds: 0, steps: 0 },
+      lastCheckpointAt: performance.now(), recoveries,
+    };
+    post({
+      type: 'started',
+      info: {
+        runId, adapter: report, parameters: run.model.parameterCount, stepsPerEpoch: run.stepsPerEpoch, totalSteps: run.totalSteps,
+        step: run.step, epoch: run.epoch, dataset: summarize(data),
+      },
+    });
+    want = 'run';
+    void loop();
+  } catch (e) {
+    post({ type: 'error', message: messageOf(e), noWebGPU: e instanceof NoWebGPUError });
+    setState('error', messageOf(e));
   }
 }
 
 async function loop() {
-  if (looping || !run) return;
+  const s = session;
+  if (looping || !s) return;
   looping = true;
-  const r = run;
+  const { run, gpu } = s;
+  const inFlight: Promise<unknown>[] = [];
+  let clock = performance.now();
+  let clockSteps = 0;
+  const tick = () => {
+    const now = performance.now();
+    s.epochClock.seconds += (now - clock) / 1000;
+    s.epochClock.steps += clockSteps;
+    const rate = (clockSteps * run.config.batch) / ((now - clock) / 1000);
+    clock = now;
+    clockSteps = 0;
+    return rate;
+  };
   try {
-    while (!paused && r.step < r.opts.steps) {
-      const t0 = performance.now();
-      const m = await r.trainer.step(r.images, r.targets, r.opts.lr)!;
-      if (r.gpu.errors.length) throw new Error(`WebGPU error: ${r.gpu.errors[0]}`);
-      if (r.gpu.lost) throw new Error(`WebGPU device lost: ${r.gpu.lost}`);
-      r.step++;
-      post({ type: 'progress', step: r.step, loss: m.loss, accuracy: m.accuracy, imgPerSec: r.opts.batch / ((performance.now() - t0) / 1000) });
+    if (!run.complete && want !== 'pause') setState('running');
+    while (s === session && want !== 'pause' && !run.complete) {
+      if (run.epochTrained) {
+        await Promise.all(inFlight.splice(0));
+        await readCurve(s, tick());
+        await closeEpoch(s);
+        clock = performance.now();
+        continue;
+      }
+      const lr = run.learningRate(run.step);
+      const wanted = views.batch || views.fluctuation || views.attention || views.smoothing;
+      if (wanted && (run.step % Math.max(1, views.every) === 0 || want === 'step')) requestSnapshot(s);
+      run.stepOnce();
+      clockSteps++;
+      if (want === 'step') want = 'pause';
+      inFlight.push(gpu.device.queue.onSubmittedWorkDone());
+      if (inFlight.length > MAX_IN_FLIGHT) await inFlight.shift();
+      if (gpu.lost || gpu.errors.length) throw new Error(gpu.lost ? `GPU device lost (${gpu.lost})` : `GPU error: ${gpu.errors[0]}`);
+      if (run.stepInEpoch % run.readEvery === 0) await readCurve(s, tick(), lr);
+      if (performance.now() - s.lastCheckpointAt > CHECKPOINT_EVERY_MS) {
+        await Promise.all(inFlight.splice(0));
+        await checkpoint(s);
+      }
     }
-    post({ type: 'done', step: r.step, paused: r.step < r.opts.steps });
+    if (s !== session) return;
+    if (run.complete) {
+      s.record.state = 'done';
+      const last = run.history.at(-1);
+      if (last) s.record.final = { test_acc: last.test_acc, test_loss: last.test_loss, train_loss: last.train_loss };
+      setState('done');
+    } else setState('paused');
+    await Promise.all(inFlight.splice(0));
+    if (clockSteps) await readCurve(s, tick());
+    await checkpoint(s);
   } catch (e) {
-    fail(e);
+    await failed(s, e);
   } finally {
     looping = false;
   }
+  if (session === s && want !== 'pause' && !s.run.complete) void loop();
 }
 
-function fail(e: unknown) {
-  post({ type: 'error', message: e instanceof Error ? e.message : String(e), noWebGPU: e instanceof NoWebGPUError });
+function requestSnapshot(s: Session) {
+  const { run } = s;
+  void run.nextSnapshot({
+    samples: views.samples, sample: views.sample, fluctuation: views.fluctuation, attention: views.attention,
+    hiddenSamples: views.smoothing ? Math.min(4, s.config.batch) : 0,
+  }).then((raw) => {
+    if (s !== session) return;
+    const snapshot = toViewSnapshot(raw, run.vit, s.data.train.classes);
+    post({ type: 'snapshot', snapshot }, [snapshot.rgba.buffer as ArrayBuffer]);
+  }, () => undefined);
+}
+
+/** A curve point over the steps since the last read (the epoch's GPU loss sum, differenced). */
+async function readCurve(s: Session, imgPerS: number, lr = s.run.learningRate(Math.max(0, s.run.step - 1))) {
+  const { run } = s;
+  const inEpoch = run.stepInEpoch;
+  const sum = await run.epochLossSum();
+  // The GPU sum restarts with every epoch.
+  const previous = s.lastRead.epoch === run.epoch ? s.lastRead : { step: run.epoch * run.stepsPerEpoch, sum: 0 };
+  const steps = run.step - previous.step;
+  if (steps <= 0) return;
+  const point: CurvePoint = {
+    step: run.step, epoch: run.epoch + inEpoch / run.stepsPerEpoch, loss: (sum - previous.sum) / steps, lr,
+    imgPerS: Number.isFinite(imgPerS) ? imgPerS : 0,
+  };
+  s.lastRead = { step: run.step, epoch: run.epoch, sum };
+  if (!Number.isFinite(point.loss)) throw new Error(`training diverged at step ${run.step}: the loss is ${point.loss} (try a lower learning rate)`);
+  s.record.points.push(point);
+  post({ type: 'curve', point });
+}
+
+async function closeEpoch(s: Session) {
+  const { run } = s;
+  const sum = await run.epochLossSum();
+  const clock = s.epochClock;
+  const result = await run.finishEpoch({
+    train_loss: sum / run.stepsPerEpoch, seconds: clock.seconds, lr: run.learningRate(run.step - 1),
+    img_per_s: clock.seconds > 0 ? (clock.steps * run.config.batch) / clock.seconds : 0,
+  }, { logits: true });
+  s.epochClock = { seconds: 0, steps: 0 };
+  const { logits, ...epoch } = result;
+  s.record.epochs.push(epoch);
+  post({ type: 'epoch', report: epochReport(epoch, logits!, s.data.test) });
+  await checkpoint(s);
+}
+
+async function checkpoint(s: Session) {
+  const bytes = await s.run.saveCheckpoint();
+  const db = await store();
+  await db.putCheckpoint(s.runId, bytes);
+  const r = s.record;
+  r.step = s.run.step;
+  r.epoch = s.run.epoch;
+  r.checkpointStep = s.run.step;
+  r.updatedAt = Date.now();
+  if (r.state !== 'done') r.state = 'paused';
+  await db.putRun(r);
+  s.lastCheckpointAt = performance.now();
+  post({ type: 'checkpoint', runId: s.runId, step: s.run.step, epoch: s.run.epoch });
+}
+
+async function failed(s: Session, e: unknown) {
+  if (s !== session) return;
+  // A lost device rejects pending work first and resolves device.lost a moment later.
+  await Promise.race([s.gpu.device.lost, new Promise((r) => setTimeout(r, 200))]);
+  if (s.gpu.lost && s.recoveries < MAX_RECOVERIES) {
+    post({ type: 'device-lost', message: s.gpu.lost });
+    setState('recovering', `the GPU device was lost (${s.gpu.lost}); opening a new one and resuming from step ${s.record.checkpointStep ?? 0}`);
+    session = undefined;
+    void start(s.runId, s.config, true, s.dataUrl, s.recoveries + 1);
+    return;
+  }
+  s.record.state = 'error';
+  s.record.error = messageOf(e);
+  await (await store()).putRun(s.record).catch(() => undefined);
+  post({ type: 'error', message: messageOf(e) });
+  setState('error', messageOf(e));
 }

@@ -1,34 +1,37 @@
-/** The playground (minimal for now): what WebGPU adapter this page has, and a small training run on it. */
+/** The playground: configure a run, train it in the worker on this page's GPU, and watch it. */
 import { useEffect } from 'react';
-import { type AdapterReport } from '../gpu/device.ts';
-import { PRESETS, type PresetName } from '../nn/presets.ts';
-import { vitParamSpecs } from '../nn/vit.ts';
-import { LossChart } from './LossChart.tsx';
-import { type Options, useStore } from './store.ts';
+import { adapterName, type AdapterReport } from '../gpu/device.ts';
+import { Controls } from './Controls.tsx';
+import { Runs } from './Runs.tsx';
+import { Section } from './Section.tsx';
+import { useStore } from './store.ts';
+import { AttentionView, ConfusionView, CurvesView, type CurveRun, MixedBatchView, OverSmoothingView, PredictionsView, TokenFluctuationView } from './views/index.ts';
 
-const fmt = (n: number) => n.toLocaleString('en-US');
-/** Parameter count from the same shapes the model allocates (init functions are never called). */
-const paramCount = (name: PresetName) => vitParamSpecs(PRESETS[name], 0).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
-const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 export function App() {
   const probe = useStore((s) => s.probe);
-  useEffect(() => void useStore.getState().probeAdapter(), []);
+  useEffect(() => {
+    void useStore.getState().probeAdapter();
+    void useStore.getState().refreshRuns();
+  }, []);
   return (
-    <main style={{ fontFamily: 'system-ui, sans-serif', maxWidth: 760, margin: '1rem auto', padding: '0 1rem' }}>
-      <h1>labelflow</h1>
-      <p>Train a Vision Transformer on your own GPU, in this page, through WebGPU.</p>
+    <main>
+      <header>
+        <h1>labelflow</h1>
+        <p>Train a Vision Transformer on your own GPU, in this page, through WebGPU — and watch how mixed labels flow through attention.</p>
+      </header>
       {probe.state === 'probing' && <p>Looking for a WebGPU adapter…</p>}
       {probe.state === 'none' && <NoWebGPU reason={probe.reason} />}
-      {probe.state === 'failed' && <p role="alert">Opening the WebGPU device failed: {probe.reason}</p>}
-      {probe.state === 'ok' && <><Adapter r={probe.report} /><Trainer /></>}
+      {probe.state === 'failed' && <p role="alert" className="error">Opening the WebGPU device failed: {probe.reason}</p>}
+      {probe.state === 'ok' && <Playground report={probe.report} />}
     </main>
   );
 }
 
 function NoWebGPU({ reason }: { reason: string }) {
   return (
-    <section data-testid="no-webgpu" role="alert">
+    <section data-testid="no-webgpu" role="alert" className="panel">
       <h2>This browser gives the page no WebGPU</h2>
       <p>{reason}</p>
       <p>WebGPU ships in Chrome and Edge 113+ (Windows, macOS, ChromeOS; Android 121+), Safari 26+, and Firefox 141+ on Windows.</p>
@@ -43,55 +46,80 @@ function NoWebGPU({ reason }: { reason: string }) {
 
 function Adapter({ r }: { r: AdapterReport }) {
   return (
-    <section data-testid="adapter">
-      <h2>WebGPU adapter</h2>
-      <p>
-        <b>{[r.vendor, r.architecture, r.device].filter(Boolean).join(' ') || 'unnamed adapter'}</b>
-        {r.description && ` — ${r.description}`}
-        {r.isFallbackAdapter && ' (fallback adapter: software rendering, expect it to be about a thousand times slower than a GPU)'}
-      </p>
-      <details>
-        <summary>Limits and features</summary>
-        <ul>{Object.entries(r.limits).map(([k, v]) => <li key={k}>{k}: {fmt(v)}</li>)}</ul>
-        <p>Features: {r.features.join(', ') || 'none'}</p>
-      </details>
-    </section>
+    <p data-testid="adapter" className="note">
+      WebGPU adapter <b>{adapterName(r) || 'unnamed adapter'}</b>
+      {r.isFallbackAdapter && ' — a software adapter, about a thousand times slower than a GPU: the tiny model is preselected'}
+      {' · '}largest storage buffer {fmt(r.limits.maxStorageBufferBindingSize / 2 ** 20)} MiB
+    </p>
   );
 }
 
-function Trainer() {
-  const { options: o, run, history, error, setOptions, train, pause, resume } = useStore();
-  const last = history.at(-1);
-  const busy = run === 'starting' || run === 'running';
-  const num = (key: keyof Options, min: number, step = 1) => (
-    <label> {key}{' '}
-      <input type="number" name={key} min={min} step={step} value={o[key]} disabled={busy} style={{ width: '5em' }}
-        onChange={(e) => setOptions({ [key]: Number(e.target.value) })} />
-    </label>
-  );
+function Playground({ report }: { report: AdapterReport }) {
+  const urlErrors = useStore((s) => s.urlErrors);
   return (
-    <section>
-      <h2>Train on a fixed synthetic batch</h2>
-      <p>Random images with random labels: the model can only memorise them, so the loss should fall towards 0. It tests the engine on this GPU, not learning.</p>
-      <label>model{' '}
-        <select name="preset" value={o.preset} disabled={busy} onChange={(e) => setOptions({ preset: e.target.value as PresetName })}>
-          {PRESET_NAMES.map((p) => <option key={p} value={p}>{p} — {fmt(paramCount(p))} parameters</option>)}
-        </select>
-      </label>
-      {num('steps', 1)}{num('batch', 1)}{num('lr', 0, 1e-4)}{num('seed', 0)}
-      <p>
-        {!busy && run !== 'paused' && <button onClick={train}>Train</button>}
-        {busy && <button onClick={pause}>Pause</button>}
-        {run === 'paused' && <><button onClick={resume}>Resume</button> <button onClick={train}>Restart</button></>}
+    <>
+      <Adapter r={report} />
+      {urlErrors.length > 0 && <p role="alert" className="error">The link's configuration had problems (defaults kept): {urlErrors.join('; ')}</p>}
+      <div className="layout">
+        <aside>
+          <Controls />
+          <Status />
+          <Runs />
+        </aside>
+        <div className="views">
+          <Views />
+        </div>
+      </div>
+    </>
+  );
+}
+
+function Status() {
+  const { state, stateMessage, info, points, epochs, error, deviceLost } = useStore();
+  const last = points.at(-1);
+  const lastEpoch = epochs.at(-1);
+  return (
+    <div className="status">
+      <p data-testid="readout" data-state={state} data-step={last?.step ?? info?.step ?? 0} data-losses={points.map((p) => p.loss.toFixed(4)).join(',')}>
+        <b>{state}</b>
+        {info && ` · step ${fmt(last?.step ?? info.step)}/${fmt(info.totalSteps)}`}
+        {last && ` · epoch ${last.epoch.toFixed(2)} · loss ${last.loss.toFixed(4)} · ${fmt(last.imgPerS)} img/s · lr ${last.lr.toExponential(2)}`}
+        {lastEpoch && ` · test accuracy ${(100 * lastEpoch.test_acc).toFixed(1)}%`}
       </p>
-      <p data-testid="readout" data-state={run}>
-        {run === 'starting' && 'Compiling kernels and building the model…'}
-        {last && `step ${last.step}/${o.steps} · loss ${last.loss.toFixed(4)} · accuracy ${(100 * last.accuracy).toFixed(0)}% · ${last.imgPerSec.toFixed(1)} img/s`}
-        {run === 'done' && ' · done'}
-        {run === 'paused' && ' · paused'}
-      </p>
-      {error && <p role="alert">Training failed: {error}</p>}
-      <LossChart history={history} steps={o.steps} />
-    </section>
+      {stateMessage && state !== 'error' && <p className="note">{stateMessage}</p>}
+      {info && <p className="note">{fmt(info.parameters)} parameters · {info.dataset.name}: {fmt(info.dataset.train)} train / {fmt(info.dataset.test)} test · {info.stepsPerEpoch} steps per epoch</p>}
+      {deviceLost && <p role="alert" className="error" data-testid="device-lost">The GPU device was lost ({deviceLost}). A new device was opened and the run resumes from its last checkpoint.</p>}
+      {error && <p role="alert" className="error" data-testid="error">{error}</p>}
+    </div>
+  );
+}
+
+function Views() {
+  const { snapshot, points, epochs, report, runs, compare, info, smoothingHistory, views, attentionHead, setSample, setAttentionHead } = useStore();
+  const current: CurveRun[] = points.length || epochs.length ? [{ name: info ? 'this run' : 'run', points, epochs }] : [];
+  const overlaid: CurveRun[] = runs.filter((r) => compare.includes(r.id) && r.id !== info?.runId).map((r) => ({ name: r.name, points: r.points, epochs: r.epochs }));
+  const classes = info?.dataset.classes ?? snapshot?.classes ?? [];
+  const waiting = <p className="note">Appears once training runs.</p>;
+  return (
+    <>
+      <Section title="Curves" note="Tick runs under Runs to overlay them.">
+        <CurvesView runs={[...current, ...overlaid]} />
+      </Section>
+      <Section title="Mixed batch" view="batch" note="What the model sees: each mixed image, its per-token label map (blue own image, orange partner) and the target the loss used.">
+        {snapshot ? <MixedBatchView snapshot={snapshot} /> : waiting}
+      </Section>
+      <Section title="Token fluctuation" view="fluctuation" note="Each token's share of its own image after every block, propagated through the attention (TL-Align's read-out, computed for every spatial mix); the CLS share ρ against the area ratio λ.">
+        {snapshot ? <TokenFluctuationView snapshot={snapshot} sample={views.sample} onSample={setSample} /> : waiting}
+      </Section>
+      <Section title="Attention" view="attention" note="CLS attention over the patches, per block.">
+        {snapshot ? <AttentionView snapshot={snapshot} head={attentionHead} onHead={setAttentionHead} /> : waiting}
+      </Section>
+      <Section title="Over-smoothing" view="smoothing" note="Mean pairwise cosine similarity of the patch tokens after each block (DiversePatch's metric).">
+        {snapshot ? <OverSmoothingView snapshot={snapshot} history={smoothingHistory} /> : waiting}
+      </Section>
+      <Section title="Test predictions" note="After every epoch, on the test split.">
+        {report ? <><ConfusionView report={report} classes={classes} /><PredictionsView report={report} classes={classes} /></> : <p className="note">Appears after the first epoch.</p>}
+      </Section>
+    </>
   );
 }

@@ -339,7 +339,8 @@ describe('synthetic dataset', () => {
     assert.ok(Math.max(...counts) - Math.min(...counts) <= 1, `${counts}`);
   });
 
-  test('classes are told apart by shape, not by any one pixel', () => {
+  test('without the colour cue, classes are told apart by shape, not by any one pixel', () => {
+    const d = syntheticDataset({ train: 2000, test: 1000, seed: 3, colourCue: 0 });
     // Colour-blind shape features + nearest class centroid: far above chance (10%).
     const features = (set: ImageSet) => Array.from({ length: set.count }, (_, i) => shapeFeatures(set.images.subarray(i * 3072, (i + 1) * 3072)));
     const train = features(d.train);
@@ -378,6 +379,21 @@ describe('synthetic dataset', () => {
       best = Math.max(best, right / d.test.count);
     }
     assert.ok(best < 0.2, `one pixel predicts the class with accuracy ${best}`);
+  });
+
+  test('with the default colour cue, the mean hue predicts the class in about that share of images', () => {
+    const hueOf = (img: Uint8Array) => {
+      const [r, g, b] = [0, 1, 2].map((c) => img.subarray(c * 1024, (c + 1) * 1024).reduce((a, v) => a + v, 0) / 1024);
+      return (Math.atan2(Math.sqrt(3) * (g - b), 2 * r - g - b) / (2 * Math.PI) + 1) % 1;
+    };
+    const accuracy = (set: ImageSet) => {
+      let right = 0;
+      for (let i = 0; i < set.count; i++) if (Math.round(hueOf(set.images.subarray(i * 3072, (i + 1) * 3072)) * 10) % 10 === set.labels[i]) right++;
+      return right / set.count;
+    };
+    const cued = accuracy(d.test);
+    const plain = accuracy(syntheticDataset({ train: 0, test: 1000, seed: 3, colourCue: 0 }).test);
+    assert.ok(cued > 0.3 && plain < 0.2, `mean-hue accuracy ${cued} with the cue, ${plain} without`);
   });
 });
 

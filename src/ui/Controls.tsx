@@ -1,0 +1,155 @@
+/** The run's configuration (every field mirrored in the URL) and Train / Pause / Resume / Step / Reset. */
+import { type ChangeEvent, type DragEvent, useState } from 'react';
+import { METHODS } from '../methods/index.ts';
+import { PRESETS, type VitConfig } from '../nn/presets.ts';
+import { type DatasetKind, type RunConfig } from '../train/protocol.ts';
+import { vitConfigOf } from '../train/trainer.ts';
+import { vitParamSpecs } from '../nn/vit.ts';
+import { useStore } from './store.ts';
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+const PRESET_NAMES = Object.keys(PRESETS);
+const parameterCount = (c: VitConfig) => vitParamSpecs(c, 0).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+
+const OVERRIDES: [keyof VitConfig, string][] = [['dim', 'width'], ['depth', 'depth'], ['heads', 'heads'], ['patch', 'patch'], ['mlpDim', 'MLP']];
+
+export function Controls() {
+  const { config: c, state, setConfig } = useStore();
+  const busy = state === 'loading' || state === 'starting' || state === 'running' || state === 'pausing' || state === 'recovering';
+  const num = (key: keyof RunConfig, label: string, o: { min?: number; step?: number; optional?: boolean } = {}) => (
+    <label>{label}
+      <input type="number" name={key} min={o.min ?? 0} step={o.step ?? 1} disabled={busy}
+        value={(c[key] as number | undefined) ?? ''} placeholder={o.optional ? 'all' : undefined}
+        onChange={(e) => setConfig({ [key]: e.target.value === '' && o.optional ? undefined : Number(e.target.value) })} />
+    </label>
+  );
+  let vit: VitConfig | undefined;
+  let modelError: string | undefined;
+  try {
+    vit = vitConfigOf(c);
+    if (vit.imageSize % vit.patch || vit.dim % vit.heads) modelError = `width ${vit.dim} / ${vit.heads} heads, 32 px / patch ${vit.patch}: both must divide`;
+  } catch (e) {
+    modelError = (e as Error).message;
+  }
+  const setOverride = (key: keyof VitConfig, value: string) => {
+    const base = PRESETS[c.model as keyof typeof PRESETS] as VitConfig;
+    const overrides = { ...(c.modelOverrides ?? {}) };
+    if (value === '' || Number(value) === base[key]) delete overrides[key];
+    else overrides[key] = Number(value);
+    setConfig({ modelOverrides: Object.keys(overrides).length ? overrides : undefined });
+  };
+  return (
+    <form className="controls" onSubmit={(e) => e.preventDefault()}>
+      <DatasetControls busy={busy} />
+      <fieldset disabled={busy}>
+        <legend>Model</legend>
+        <label>preset
+          <select name="model" value={c.model} onChange={(e) => setConfig({ model: e.target.value, modelOverrides: undefined })}>
+            {PRESET_NAMES.map((p) => <option key={p} value={p}>{p} — {fmt(parameterCount(PRESETS[p as keyof typeof PRESETS]))} parameters</option>)}
+          </select>
+        </label>
+        <div className="row">
+          {OVERRIDES.map(([key, label]) => (
+            <label key={key}>{label}
+              <input type="number" name={key} min={1} value={vit?.[key] ?? ''} onChange={(e) => setOverride(key, e.target.value)} />
+            </label>
+          ))}
+        </div>
+        {modelError ? <p role="alert" className="error">{modelError}</p> : vit && <p className="note">{fmt(parameterCount(vit))} parameters, {(vit.imageSize / vit.patch) ** 2} patch tokens</p>}
+      </fieldset>
+      <fieldset disabled={busy}>
+        <legend>Training</legend>
+        <label>method
+          <select name="method" value={c.method} onChange={(e) => setConfig({ method: e.target.value })}>
+            {METHODS.map((m) => <option key={m.name} value={m.name} title={m.summary}>{m.name}</option>)}
+          </select>
+        </label>
+        <div className="row">
+          {num('lr', 'learning rate', { step: 1e-4 })}
+          {num('batch', 'batch', { min: 1 })}
+          {num('epochs', 'epochs', { min: 1 })}
+          {num('seed', 'seed')}
+        </div>
+        <div className="row">
+          {num('mixupAlpha', 'Mixup α', { step: 0.1 })}
+          {num('cutmixAlpha', 'CutMix α', { step: 0.1 })}
+          {num('smoothing', 'label smoothing', { step: 0.05 })}
+          {num('weightDecay', 'weight decay', { step: 0.01 })}
+        </div>
+      </fieldset>
+      <Buttons />
+    </form>
+  );
+}
+
+function DatasetControls({ busy }: { busy: boolean }) {
+  const { config: c, setConfig, loadFile, datasetProgress: progress, datasetError, datasets } = useStore();
+  const [dragging, setDragging] = useState(false);
+  const pick = (e: ChangeEvent<HTMLInputElement>) => {
+    const f = e.target.files?.[0];
+    if (f) {
+      setConfig({ dataset: 'file' });
+      loadFile(f);
+    }
+  };
+  const drop = (e: DragEvent) => {
+    e.preventDefault();
+    setDragging(false);
+    const f = e.dataTransfer.files[0];
+    if (f) {
+      setConfig({ dataset: 'file' });
+      loadFile(f);
+    }
+  };
+  const summary = datasets[c.dataset];
+  return (
+    <fieldset disabled={busy} onDragOver={(e) => { e.preventDefault(); setDragging(true); }} onDragLeave={() => setDragging(false)} onDrop={drop}
+      className={dragging ? 'dropping' : undefined}>
+      <legend>Dataset</legend>
+      <label>data
+        <select name="dataset" value={c.dataset} onChange={(e) => setConfig({ dataset: e.target.value as DatasetKind })}>
+          <option value="synthetic">built-in synthetic shapes (10 classes)</option>
+          <option value="cifar10">CIFAR-10 prepared by npm run data</option>
+          <option value="file">CIFAR-10 from a file you pick</option>
+        </select>
+      </label>
+      <div className="row">
+        <label>train images<input type="number" name="trainLimit" min={1} value={c.trainLimit ?? ''} placeholder={c.dataset === 'synthetic' ? '5000' : 'all'}
+          onChange={(e) => setConfig({ trainLimit: e.target.value === '' ? undefined : Number(e.target.value) })} /></label>
+        <label>test images<input type="number" name="testLimit" min={1} value={c.testLimit ?? ''} placeholder={c.dataset === 'synthetic' ? '1000' : 'all'}
+          onChange={(e) => setConfig({ testLimit: e.target.value === '' ? undefined : Number(e.target.value) })} /></label>
+      </div>
+      {c.dataset === 'file' && (
+        <label className="file">CIFAR-10 archive: the official binary <code>cifar-10-binary.tar.gz</code> or an ImageFolder <code>.tar.gz</code> (or drop it here)
+          <input type="file" name="archive" accept=".gz,.tgz,application/gzip" onChange={pick} />
+        </label>
+      )}
+      {progress && (
+        <div data-testid="dataset-progress">
+          <progress max={progress.total || 1} value={progress.done} /> {progress.what}: {fmt(progress.done)}{progress.total ? ` / ${fmt(progress.total)}` : ''}
+        </div>
+      )}
+      {datasetError && <p role="alert" className="error" data-testid="dataset-error">{datasetError}</p>}
+      {summary && (
+        <p className="note" data-testid="dataset-summary" data-train={summary.train} data-test={summary.test}>
+          {summary.name}: {fmt(summary.train)} training and {fmt(summary.test)} test images ({summary.source})
+        </p>
+      )}
+    </fieldset>
+  );
+}
+
+function Buttons() {
+  const { state, info, train, pause, resume, step, reset, pauseLatencyMs } = useStore();
+  const running = state === 'running' || state === 'loading' || state === 'starting' || state === 'recovering';
+  return (
+    <div className="buttons">
+      {!running && state !== 'paused' && state !== 'pausing' && <button type="button" onClick={train}>Train</button>}
+      {running && <button type="button" onClick={pause} disabled={state !== 'running'}>Pause</button>}
+      {state === 'paused' && <><button type="button" onClick={() => resume()}>Resume</button> <button type="button" onClick={step}>Step</button></>}
+      {info && !running && <button type="button" onClick={reset}>Reset</button>}
+      {state === 'paused' && <button type="button" onClick={train}>New run</button>}
+      {pauseLatencyMs !== undefined && <span className="note" data-testid="pause-latency"> paused in {pauseLatencyMs.toFixed(0)} ms</span>}
+    </div>
+  );
+}

@@ -1,0 +1,89 @@
+/**
+ * Shared by the e2e tests: Debian's Chromium through playwright-core (WebGPU on SwiftShader, see
+ * ../shared/docs/webgpu-without-gpu.md), a static file server for a folder, the `vite build` of
+ * the playground (once per test file), and temp folders removed after the tests.
+ * Chromium missing: tests are skipped locally and fail under CI=true. CHROMIUM_PATH overrides the path.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize, resolve } from 'node:path';
+import { after } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+
+export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const HAVE_CHROMIUM = existsSync(CHROMIUM);
+export const CI = !!process.env.CI && process.env.CI !== 'false';
+export const skip = !HAVE_CHROMIUM && !CI ? `no Chromium at ${CHROMIUM} (apt-get install chromium); under CI=true this fails` : false;
+
+/** Offline, quiet, fresh profile. --disable-gpu is not needed (and not wanted on a real GPU). */
+const BASE_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--no-first-run', '--disable-quic', '--disable-dev-shm-usage'];
+const WEBGPU_ARGS = ['--enable-unsafe-webgpu'];
+
+const cleanups: (() => Promise<void> | void)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+export function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',
+  '.json': 'application/json', '.png': 'image/png', '.svg': 'image/svg+xml', '.wasm': 'application/wasm', '.ico': 'image/x-icon',
+};
+
+/** Serves `dir` at http://127.0.0.1:<ephemeral>/<mount>/ (a secure context, so navigator.gpu exists). */
+export async function serve(dir: string, mount = '/'): Promise<string> {
+  const server: Server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    let file = path.startsWith(mount) ? normalize(join(dir, path.slice(mount.length))) : '';
+    if (file && existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
+    if (!file || !file.startsWith(dir) || !existsSync(file)) { res.writeHead(404).end('not found'); return; }
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+    res.end(readFileSync(file));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+  const { port } = server.address() as { port: number };
+  return `http://127.0.0.1:${port}${mount}`;
+}
+
+/** A persistent context (its profile, IndexedDB included, survives reloads of its pages). */
+export async function launch(webgpu: boolean, viewport = { width: 900, height: 900 }): Promise<BrowserContext> {
+  if (!HAVE_CHROMIUM) throw new Error(`Chromium not found at ${CHROMIUM} (CI=true: failing instead of skipping)`);
+  const context = await chromium.launchPersistentContext(tempDir('labelflow-chromium-'), {
+    executablePath: CHROMIUM, headless: true, args: [...BASE_ARGS, ...(webgpu ? WEBGPU_ARGS : [])], viewport,
+  });
+  cleanups.push(() => context.close());
+  return context;
+}
+
+/** Page errors and console errors, for assertion messages. */
+export function watch(page: Page): string[] {
+  const log: string[] = [];
+  page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') log.push(`console: ${m.text()}`); });
+  return log;
+}
+
+let distDir: string | undefined;
+/** `vite build` of the playground into a temp dir, once per process. */
+export function viteBuild(): string {
+  if (distDir) return distDir;
+  const out = tempDir('labelflow-dist-');
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', out, '--emptyOutDir', '--logLevel', 'warn'],
+    { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  assert.equal(r.status, 0, `vite build failed:\n${r.stdout}\n${r.stderr}`);
+  console.log(`vite build: ${Date.now() - t0} ms`);
+  return (distDir = out);
+}

@@ -1,0 +1,74 @@
+/**
+ * The run configuration in the URL (src/ui/url-config.ts): every field written, round trips
+ * (defaults, a custom model, subset limits), and bad values kept at the fallback with a note.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { type RunConfig } from '../../src/train/protocol.ts';
+import { DEFAULT_TRAIN_CONFIG } from '../../src/train/trainer.ts';
+import { configFromQuery, configToQuery } from '../../src/ui/url-config.ts';
+
+const DEFAULTS: RunConfig = { ...DEFAULT_TRAIN_CONFIG, dataset: 'synthetic' };
+
+const custom: RunConfig = {
+  ...DEFAULTS, dataset: 'cifar10', model: 'peer', modelOverrides: { dim: 96, depth: 3, heads: 6, patch: 8, mlpDim: 192 },
+  method: 'cutmix-token', lr: 5e-4, minLr: 1e-7, warmupEpochs: 0.5, weightDecay: 0.1, epochs: 3, batch: 64,
+  mixupAlpha: 0.2, cutmixAlpha: 0.5, mixupSwitchProb: 0.25, smoothing: 0, clip: 1, seed: 42, augment: false,
+  trainLimit: 5000, testLimit: 1000,
+};
+
+describe('configToQuery', () => {
+  test('writes every field in one order, defaults included, limits as "all"', () => {
+    assert.equal(configToQuery(DEFAULTS),
+      'dataset=synthetic&model=small&method=tl-align&lr=0.001&min_lr=0.00001&warmup=1&wd=0.05&epochs=10&batch=128' +
+      '&mixup=0.8&cutmix=1&switch=0&smoothing=0.1&clip=0&seed=0&augment=1&train=all&test=all');
+  });
+
+  test('a custom model: the overrides follow the preset', () => {
+    assert.match(configToQuery(custom), /^dataset=cifar10&model=peer&dim=96&depth=3&heads=6&patch=8&mlp=192&method=cutmix-token&lr=0\.0005&min_lr=1e-7&/);
+    assert.match(configToQuery({ ...DEFAULTS, modelOverrides: { depth: 2 } }), /&model=small&depth=2&method=/);
+  });
+});
+
+describe('configFromQuery', () => {
+  test('round trips: the defaults, a custom model with limits, each from another fallback', () => {
+    for (const [c, fallback] of [[DEFAULTS, custom], [custom, DEFAULTS]] as const) {
+      const { config, errors } = configFromQuery(`?${configToQuery(c)}`, fallback);
+      assert.deepEqual(errors, []);
+      assert.deepEqual(config, c);
+    }
+  });
+
+  test('an empty query is the fallback; an absent key keeps the fallback\'s value', () => {
+    assert.deepEqual(configFromQuery('', custom), { config: custom, errors: [] });
+    const { config } = configFromQuery('#lr=0.01&train=100', custom);
+    assert.deepEqual(config, { ...custom, lr: 0.01, trainLimit: 100 });
+  });
+
+  test('the model is read as a whole: a link naming a preset has only the overrides it lists', () => {
+    assert.equal(configFromQuery('model=small', custom).config.modelOverrides, undefined);
+    assert.ok(!('modelOverrides' in configFromQuery('model=small', custom).config));
+    assert.deepEqual(configFromQuery('model=test&heads=4', custom).config.modelOverrides, { heads: 4 });
+  });
+
+  test('bad values keep the fallback, each with a note that names key and problem', () => {
+    const { config, errors } = configFromQuery('lr=abc&method=magic&epochs=2.5&augment=yes&dataset=imagenet&batch=0&switch=2&dim=-4&train=0&test=some&smoothing=&model=huge&colour=blue&seed=7', custom);
+    assert.deepEqual(errors, [
+      'colour: unknown setting (ignored)',
+      'dataset: "imagenet" is not a dataset (synthetic, cifar10, file)',
+      'model: unknown model preset "huge" (known: test, peer, small, base)',
+      'method: unknown method "magic" (known: none, mixup, cutmix, cutmix-token, mixup-cutmix, tl-align)',
+      'lr: "abc" is not a number',
+      'epochs: "2.5" is not a whole number',
+      'batch: batch must be a positive integer, got 0',
+      'switch: mixup switch probability must be in [0, 1], got 2',
+      'smoothing: "" is not a number',
+      'augment: "yes" is not 1 or 0',
+      'train: a subset limit must be a positive integer or "all", got 0',
+      'test: "some" is not a number or "all"',
+      'dim: model dim must be a positive integer, got -4',
+    ]);
+    const { modelOverrides: _dropped, ...withoutOverrides } = custom;
+    assert.deepEqual(config, { ...withoutOverrides, seed: 7 }, 'only seed changes, and the model keys drop the overrides');
+  });
+});
