@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { createHash } from 'node:crypto';
 import { encode as encodeJpeg } from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { CIFAR10_BATCH_RECORDS, CIFAR10_RECORD_BYTES } from '../../src/data/cifar-binary.ts';
+import { CIFAR10_RECORD_BYTES } from '../../src/data/cifar-binary.ts';
 import { CIFAR10_CLASSES, type ImageSet } from '../../src/data/dataset.ts';
 import { downloadVerified } from '../../src/data/download-node.ts';
 import { readImageFolder } from '../../src/data/imagefolder.ts';
@@ -24,6 +24,7 @@ import { classCounts } from '../../src/data/subset.ts';
 import { SYNTHETIC_CLASSES, syntheticDataset } from '../../src/data/synthetic.ts';
 import { readTarGz, readTarGzStream, type TarEntry } from '../../src/data/tar.ts';
 import { decodeWebSplit, encodeWebSplit } from '../../src/data/webformat.ts';
+import { assertBatchImages, cifarBatch, pixel, rejectsWith } from './helpers/cifar-fixtures.ts';
 import { makeTar, makeTarGz, type TarItem } from './helpers/tar-writer.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'labelflow-datasets-'));
@@ -37,44 +38,15 @@ const write = (name: string, data: Uint8Array): string => {
 };
 
 /** Asserts that `p` rejects with a message matching every pattern (and containing every string). */
-async function rejectsWith(p: Promise<unknown>, ...want: (RegExp | string)[]) {
-  await assert.rejects(p, (e: Error) => {
-    for (const w of want) {
-      const ok = typeof w === 'string' ? e.message.includes(w) : w.test(e.message);
-      assert.ok(ok, `error "${e.message}" should match ${w}`);
-    }
-    return true;
-  });
-}
 
 // ------------------------------------------------------------------ official binary batches
 
-/** Byte q of record i's pixels in batch `seed` (so any image can be checked without keeping the batch). */
-const pixel = (seed: number, i: number, q: number) => (i * 13 + q * 3 + seed * 29) & 255;
-const label = (seed: number, i: number) => (i * 7 + seed) % 10;
-
-function cifarBatch(seed: number, count = CIFAR10_BATCH_RECORDS, recordBytes = CIFAR10_RECORD_BYTES): Uint8Array {
-  const out = new Uint8Array(count * recordBytes);
-  for (let i = 0; i < count; i++) {
-    const at = i * recordBytes;
-    out[at] = label(seed, i);
-    for (let q = 0; q < recordBytes - 1; q++) out[at + 1 + q] = pixel(seed, i, q);
-  }
-  return out;
-}
 
 const META = new TextEncoder().encode(CIFAR10_CLASSES.join('\n') + '\n\n');
 const TEST_BATCH = cifarBatch(0);
 const TRAIN_1 = cifarBatch(1);
 const TRAIN_2 = cifarBatch(2);
 
-function assertBatchImages(set: ImageSet, from: number, seed: number, count = CIFAR10_BATCH_RECORDS) {
-  for (const i of [0, 1, 4321, count - 1]) {
-    assert.equal(set.labels[from + i], label(seed, i), `label of image ${from + i}`);
-    const img = set.images.subarray((from + i) * 3072, (from + i + 1) * 3072);
-    for (const q of [0, 1023, 1024, 2047, 2048, 3071]) assert.equal(img[q], pixel(seed, i, q), `image ${from + i} byte ${q}`);
-  }
-}
 
 describe('CIFAR-10 binary', () => {
   let tarball: string;

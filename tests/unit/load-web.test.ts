@@ -9,12 +9,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { PNG } from 'pngjs';
-import { CIFAR10_BATCH_RECORDS, CIFAR10_RECORD_BYTES } from '../../src/data/cifar-binary.ts';
+import { CIFAR10_RECORD_BYTES } from '../../src/data/cifar-binary.ts';
 import { CIFAR10_CLASSES, emptyImageSet, type ImageSet } from '../../src/data/dataset.ts';
 import { nodeImageDecoder } from '../../src/data/imagefolder.ts';
 import { inStep, loadArchive, loadPrepared, preparedAvailable } from '../../src/data/load-web.ts';
 import { classCounts } from '../../src/data/subset.ts';
 import { encodeWebSplit, type WebManifest } from '../../src/data/webformat.ts';
+import { assertBatchImages, cifarBatch, rejectsWith } from './helpers/cifar-fixtures.ts';
 import { makeTar, makeTarGz, type TarItem } from './helpers/tar-writer.ts';
 
 /** `bytes` as a web stream of 64 KiB chunks, as File.stream() gives them. */
@@ -32,33 +33,10 @@ function webStream(bytes: Uint8Array, chunk = 65536): ReadableStream<Uint8Array>
 const load = (bytes: Uint8Array, name = 'picked.tar.gz', totalBytes?: number, onProgress?: (done: number, total: number, what: string) => void) =>
   loadArchive(webStream(bytes), name, { decode: nodeImageDecoder, totalBytes, onProgress });
 
-async function rejectsWith(p: Promise<unknown>, ...want: (RegExp | string)[]) {
-  await assert.rejects(p, (e: Error) => {
-    for (const w of want) assert.ok(typeof w === 'string' ? e.message.includes(w) : w.test(e.message), `error "${e.message}" should match ${w}`);
-    return true;
-  });
-}
 
 // ------------------------------------------------------------------ official binary layout
 
-const pixel = (seed: number, i: number, q: number) => (i * 13 + q * 3 + seed * 29) & 255;
-const label = (seed: number, i: number) => (i * 7 + seed) % 10;
 
-function cifarBatch(seed: number, count = CIFAR10_BATCH_RECORDS, recordBytes = CIFAR10_RECORD_BYTES): Uint8Array {
-  const out = new Uint8Array(count * recordBytes);
-  for (let i = 0; i < count; i++) {
-    out[i * recordBytes] = label(seed, i);
-    for (let q = 0; q < recordBytes - 1; q++) out[i * recordBytes + 1 + q] = pixel(seed, i, q);
-  }
-  return out;
-}
-
-function assertBatch(set: ImageSet, from: number, seed: number) {
-  for (const i of [0, 1, 4321, CIFAR10_BATCH_RECORDS - 1]) {
-    assert.equal(set.labels[from + i], label(seed, i), `label of image ${from + i}`);
-    for (const q of [0, 1024, 2048, 3071]) assert.equal(set.images[(from + i) * 3072 + q], pixel(seed, i, q), `image ${from + i} byte ${q}`);
-  }
-}
 
 const META: TarItem = { path: 'cifar-10-batches-bin/batches.meta.txt', data: new TextEncoder().encode(CIFAR10_CLASSES.join('\n') + '\n') };
 const batchItem = (file: string, seed: number): TarItem => ({ path: `cifar-10-batches-bin/${file}`, data: cifarBatch(seed) });
@@ -74,9 +52,9 @@ describe('loadArchive: the CIFAR-10 binary layout', () => {
     assert.equal(d.train.count, 20000);
     assert.equal(d.test.count, 10000);
     assert.deepEqual(d.train.classes, CIFAR10_CLASSES);
-    assertBatch(d.train, 0, 1);
-    assertBatch(d.train, 10000, 2);
-    assertBatch(d.test, 0, 0);
+    assertBatchImages(d.train, 0, 1);
+    assertBatchImages(d.train, 10000, 2);
+    assertBatchImages(d.test, 0, 0);
     const bytes = progress.filter(([, , what]) => what === 'bytes read');
     assert.deepEqual(bytes.at(-1), [gz.length, gz.length, 'bytes read']);
     assert.ok(bytes.every(([done], i) => i === 0 || done > bytes[i - 1][0]), 'bytes read only grows');
@@ -91,11 +69,11 @@ describe('loadArchive: the CIFAR-10 binary layout', () => {
     assert.equal(testOnly.train.count, 0);
     assert.equal(testOnly.train.images.length, 0);
     assert.equal(testOnly.test.count, 10000);
-    assertBatch(testOnly.test, 0, 0);
+    assertBatchImages(testOnly.test, 0, 0);
     const trainOnly = await load(makeTarGz([batchItem('data_batch_3.bin', 3)]));
     assert.equal(trainOnly.train.count, 10000);
     assert.equal(trainOnly.test.count, 0);
-    assertBatch(trainOnly.train, 0, 3);
+    assertBatchImages(trainOnly.train, 0, 3);
   });
 
   test('CIFAR-100-sized records: the reader\'s error, naming archive and entry', async () => {
