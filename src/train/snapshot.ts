@@ -9,30 +9,27 @@ import { type VitConfig } from '../nn/presets.ts';
 import { type EpochReport, type Snapshot } from './protocol.ts';
 import { type EpochResult, type StepSnapshot } from './trainer.ts';
 
-/** Normalised CHW images [n, 3, S, S] → RGBA [n, S, S, 4] (pixel = (x·std + mean)·255). */
-export function unnormalizeToRgba(images: Float32Array, n: number, size: number, mean: readonly number[] = CIFAR10_MEAN, std: readonly number[] = CIFAR10_STD): Uint8ClampedArray {
+/** CHW planes [n, 3, S, S] → RGBA [n, S, S, 4], each value mapped to a byte by `toByte(value, channel)`. */
+function planesToRgba(planes: ArrayLike<number>, n: number, size: number, toByte: (v: number, c: number) => number): Uint8ClampedArray {
   const plane = size * size;
   const out = new Uint8ClampedArray(n * plane * 4);
   for (let i = 0; i < n; i++) {
     for (let p = 0; p < plane; p++) {
-      for (let c = 0; c < 3; c++) out[(i * plane + p) * 4 + c] = Math.round((images[(i * 3 + c) * plane + p] * std[c] + mean[c]) * 255);
+      for (let c = 0; c < 3; c++) out[(i * plane + p) * 4 + c] = toByte(planes[(i * 3 + c) * plane + p], c);
       out[(i * plane + p) * 4 + 3] = 255;
     }
   }
   return out;
 }
 
-/** uint8 CHW images [n, 3, S, S] → RGBA. */
+/** Normalised images → RGBA (pixel = (x·std + mean)·255). */
+export function unnormalizeToRgba(images: Float32Array, n: number, size: number, mean: readonly number[] = CIFAR10_MEAN, std: readonly number[] = CIFAR10_STD): Uint8ClampedArray {
+  return planesToRgba(images, n, size, (v, c) => Math.round((v * std[c] + mean[c]) * 255));
+}
+
+/** uint8 images → RGBA. */
 export function bytesToRgba(images: Uint8Array, n: number, size: number): Uint8ClampedArray {
-  const plane = size * size;
-  const out = new Uint8ClampedArray(n * plane * 4);
-  for (let i = 0; i < n; i++) {
-    for (let p = 0; p < plane; p++) {
-      for (let c = 0; c < 3; c++) out[(i * plane + p) * 4 + c] = images[(i * 3 + c) * plane + p];
-      out[(i * plane + p) * 4 + 3] = 255;
-    }
-  }
-  return out;
+  return planesToRgba(images, n, size, (v) => v);
 }
 
 /** Row-wise softmax of logits [rows, K]. */
