@@ -4,7 +4,13 @@
 //   augment_gather: augmented[b,c,y,x] = image order[first+b], shifted and mirrored (u32 pixels)
 //                   labels[b] = that image's label
 //   mix_normalize:  dst[b,c,y,x] = (f32(w·a + (65536−w)·z) − M[c]) · R[c]
-//                   a = augmented[b,c,y,x], z = augmented[B−1−b,c,y,x], w ∈ [0, 65536]
+//                   a = augmented[b,c,y,x], z = augmented[B−1−b,c,y,x], w ∈ [0, 65536];
+//                   w = 0 inside the box and on the tokens of the token mask (TokenMix)
+//   teacher_gather: a teacher's per-token maps [T, K] of image order[first+b], moved with the same
+//                   crop and flip as its pixels: output token (ty, tx) covers source pixels starting
+//                   at (P·ty + oy − pad, P·tx' + ox − pad), tx' = G−1−tx when flipped, so it reads the
+//                   map bilinearly at token coordinates (ty + (oy−pad)/P, tx' + (ox−pad)/P), clamped
+//                   to the grid (a token shifted into the zero padding keeps the edge token's label)
 //
 // Bit-exactness with the CPU reference (src/data/augment-reference.ts), whatever the compiler does:
 // - Everything up to the mixed value is integer arithmetic: the hash, the crop, the gather, and
@@ -42,6 +48,9 @@ struct Params {
   shard_first: u32,   // dataset index of the bound shard's first image
   shard_count: u32,
   own_weight: u32,    // w outside the box (65536ths)
+  mask_patch: u32,    // token-mask mixing (TokenMix): patch side (0: off)
+  map_patch: u32,     // teacher_gather: patch side P of the maps' G×G token grid
+  map_classes: u32,   // teacher_gather: K
   box_y0: u32,        // half-open box [y0 y1) × [x0 x1) where w = 0 (empty unless box mixing)
   box_y1: u32,
   box_x0: u32,
@@ -61,6 +70,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> augmented: array<u32>;
 @group(0) @binding(5) var<storage, read_write> labels: array<u32>;
 @group(0) @binding(6) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(7) var<storage, read> token_mask: array<u32>;  // [(S/mask_patch)²], 1 = partner
+@group(0) @binding(8) var<storage, read> teacher_maps: array<f32>; // shard of [count, T, K]
+@group(0) @binding(9) var<storage, read_write> teacher_dst: array<f32>; // [B, T, K]
 
 override WG: u32 = 256;
 
@@ -128,11 +140,52 @@ fn mix_normalize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   let own = augmented[i];
   let partner = augmented[(p.batch - 1u - b) * per_image + i % per_image];
   let in_box = y >= p.box_y0 && y < p.box_y1 && x >= p.box_x0 && x < p.box_x1;
-  let w = select(p.own_weight, 0u, in_box);
+  var in_mask = false;
+  if (p.mask_patch != 0u) { in_mask = token_mask[(y / p.mask_patch) * (s / p.mask_patch) + x / p.mask_patch] != 0u; }
+  let w = select(p.own_weight, 0u, in_box || in_mask);
   let mixed = w * own + (65536u - w) * partner;
   var mean_q = p.mean_q0;
   var scale_q = p.scale_q0;
   if (c == 1u) { mean_q = p.mean_q1; scale_q = p.scale_q1; }
   if (c == 2u) { mean_q = p.mean_q2; scale_q = p.scale_q2; }
   dst[i] = (f32(mixed) - mean_q) * scale_q;
+}
+
+// The crop offsets and flip of sample b, as augment_gather draws them.
+fn crop_draw(b: u32) -> vec3<u32> {
+  let h = augment_hash(p.seed, p.step, b);
+  let offsets = 2u * p.padding + 1u;
+  let oy = select(p.padding, ((h >> 8u) & 0xfffu) % offsets, p.random_crop != 0u);
+  let ox = select(p.padding, (h >> 20u) % offsets, p.random_crop != 0u);
+  return vec3<u32>(oy, ox, select(0u, 1u, p.random_flip != 0u && (h & 1u) != 0u));
+}
+
+// One thread per output element (b, t, k) of [B, T, K].
+@compute @workgroup_size(WG)
+fn teacher_gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat(gid, nwg);
+  let g = p.side / p.map_patch;
+  let T = g * g;
+  let K = p.map_classes;
+  if (i >= p.batch * T * K) { return; }
+  let k = i % K;
+  let t = (i / K) % T;
+  let b = i / (K * T);
+  let image = order[p.first + b];
+  if (image < p.shard_first || image >= p.shard_first + p.shard_count) { return; }
+  let d = crop_draw(b);
+  let tx = select(t % g, g - 1u - t % g, d.z != 0u);
+  let last = f32(g - 1u);
+  let uy = clamp(f32(t / g) + (f32(d.x) - f32(p.padding)) / f32(p.map_patch), 0.0, last);
+  let ux = clamp(f32(tx) + (f32(d.y) - f32(p.padding)) / f32(p.map_patch), 0.0, last);
+  let y0 = u32(floor(uy));
+  let x0 = u32(floor(ux));
+  let y1 = min(y0 + 1u, g - 1u);
+  let x1 = min(x0 + 1u, g - 1u);
+  let fy = uy - f32(y0);
+  let fx = ux - f32(x0);
+  let base = (image - p.shard_first) * T;
+  let top = (1.0 - fx) * teacher_maps[(base + y0 * g + x0) * K + k] + fx * teacher_maps[(base + y0 * g + x1) * K + k];
+  let bottom = (1.0 - fx) * teacher_maps[(base + y1 * g + x0) * K + k] + fx * teacher_maps[(base + y1 * g + x1) * K + k];
+  teacher_dst[i] = (1.0 - fy) * top + fy * bottom;
 }

@@ -3,6 +3,10 @@
 //             probs = softmax(z) saved;  correct_b = 1 when argmax z_b = argmax t_b (metrics)
 //             The mean over rows is taken by reduce.wgsl.
 //   backward: dz_bk = dloss · (p_bk Σ_k t_bk − t_bk) / B   (dloss: the mean loss's gradient, [1])
+// Binary cross-entropy with logits (torch BCEWithLogitsLoss, mean over all B·K entries; soft targets):
+//   bce_forward:  loss_b = Σ_k max(z_bk, 0) − t_bk z_bk + log(1 + exp(−|z_bk|));  correct_b as above
+//                 (thread per row; the mean, 1/(B·K) Σ_b loss_b, is taken by reduce.wgsl)
+//   bce_backward: dz_bk = dloss · (σ(z_bk) − t_bk) / (B·K)   (thread per element)
 
 struct Params { rows: u32, classes: u32, accumulate: u32, }
 
@@ -52,6 +56,39 @@ fn soft_ce_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
   var mass = 0.0;
   for (var k = 0u; k < p.classes; k++) { mass += targets[r * p.classes + k]; }
   var g = dloss[0] * (saved_probs[i] * mass - targets[i]) / f32(p.rows);
+  if (p.accumulate != 0u) { g += dlogits[i]; }
+  dlogits[i] = g;
+}
+
+// σ(z) without overflow: exp of −|z| only.
+fn sigmoid(z: f32) -> f32 {
+  let e = exp(-abs(z));
+  return select(e / (1.0 + e), 1.0 / (1.0 + e), z >= 0.0);
+}
+
+@compute @workgroup_size(WG)
+fn bce_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let r = flat(gid, nwg);
+  if (r >= p.rows) { return; }
+  let base = r * p.classes;
+  var arg_z = 0u;
+  var arg_t = 0u;
+  var loss = 0.0;
+  for (var k = 0u; k < p.classes; k++) {
+    let z = logits[base + k];
+    if (z > logits[base + arg_z]) { arg_z = k; }
+    if (targets[base + k] > targets[base + arg_t]) { arg_t = k; }
+    loss += max(z, 0.0) - targets[base + k] * z + log(1.0 + exp(-abs(z)));
+  }
+  row_loss[r] = loss;
+  correct[r] = select(0.0, 1.0, arg_z == arg_t);
+}
+
+@compute @workgroup_size(WG)
+fn bce_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat(gid, nwg);
+  if (i >= p.rows * p.classes) { return; }
+  var g = dloss[0] * (sigmoid(logits[i]) - targets[i]) / f32(p.rows * p.classes);
   if (p.accumulate != 0u) { g += dlogits[i]; }
   dlogits[i] = g;
 }

@@ -12,8 +12,9 @@
  * scale per tensor, so entries near zero do not dominate); an op with several outputs or inputs
  * reports its worst tensor.
  */
-import { add, backward, clearTape, embedTokens, gatherToken, gelu, layerNorm, matmul, meanTokens, patchify, scale, softCrossEntropy,
-  softmax, sumOf, attention, type Tensor, tempTensor, tensorFrom } from '../autograd/index.ts';
+import { add, backward, binaryCrossEntropy, clearTape, contextScores, embedTokens, gatherToken, gelu, layerNorm, matmul, maxTokens,
+  meanPairwiseCosine, meanTokens, patchify, patchTokens, poolRegions, scale, softCrossEntropy, softmax, sumOf, swapTokens, attention,
+  type Tensor, tempTensor, tensorFrom } from '../autograd/index.ts';
 import { LAYERNORM_EPS } from '../autograd/ops/layernorm.ts';
 import { columnSum } from '../autograd/ops/reduce.ts';
 import { ELEMENTWISE_WG, elementwiseGrid } from '../autograd/ops/workgroups.ts';
@@ -21,6 +22,13 @@ import * as ref from '../autograd/reference/index.ts';
 import { type Gpu, type Storage } from '../gpu/gpu.ts';
 import { initLabelsRef, propagateRef } from '../methods/labels-reference.ts';
 import { initLabels, propagateLabels } from '../methods/labels.ts';
+import { diversepatch, diversepatchPaper } from '../methods/diversepatch.ts';
+import { diversepatchLossRef, diversepatchPaperLossRef, type LossDims, tokenLabelingLossRef, tokenmixLossRef } from '../methods/losses-reference.ts';
+import { DEFAULT_METHOD_OPTIONS, type LossInputs } from '../methods/method.ts';
+import { type BatchMix } from '../methods/mixing.ts';
+import { tokenLabeling } from '../methods/token-labeling.ts';
+import { tokenmix, tokenmixTeacher } from '../methods/tokenmix.ts';
+import { type VisionTransformer, type VitOutput } from '../nn/vit.ts';
 import { Rng } from '../nn/random.ts';
 
 export interface OpCheck {
@@ -60,6 +68,11 @@ interface Case {
   forward(x: Vec[]): Vec[];
   /** Reference gradients of the inputs marked `grad`, in order, given d outputs[0] = r. */
   backward?(x: Vec[], r: Vec): Vec[];
+  /**
+   * No hand-written reference backward (a whole method loss, composed of checked ops): the GPU
+   * gradients are compared with central differences of the float64 reference forward at every entry.
+   */
+  finiteDifferenceBackward?: boolean;
   /** Maps the GPU outputs before comparison (adamw compares the step θ' − θ). */
   post?(got: Vec[], x: Vec[]): Vec[];
   shapes?: string;
@@ -137,7 +150,29 @@ async function runCase(gpu: Gpu, c: Case, rng: Rng): Promise<OpCheck> {
     const want = c.forward(x);
     const fwd = worstOf(want.map((w, i) => compare(`out${i}`, got[i], w, tolerance)));
     let bwd: Compared | null = null, fd: Compared | null = null;
-    if (c.backward) {
+    if (c.finiteDifferenceBackward) {
+      backward(outs[0]);
+      const withGrad = tensors.filter((t) => t.requiresGrad);
+      const got = await readAll(gpu, withGrad.map((t) => t.grad!.storage));
+      const one = Float64Array.of(1);
+      const results: Compared[] = [];
+      let g = 0;
+      c.inputs.forEach((inp, k) => {
+        if (!inp.grad) return;
+        const xk = x[k], want = new Float64Array(xk.length);
+        for (let i = 0; i < xk.length; i++) {
+          const orig = xk[i];
+          xk[i] = orig + FD_STEP;
+          const plus = lossOf(c, x, one);
+          xk[i] = orig - FD_STEP;
+          const minus = lossOf(c, x, one);
+          xk[i] = orig;
+          want[i] = (plus - minus) / (2 * FD_STEP);
+        }
+        results.push(compare(`d${inp.name} (GPU vs float64 finite differences)`, got[g++], want, tolerance));
+      });
+      bwd = worstOf(results);
+    } else if (c.backward) {
       const n = outs[0].size;
       const r = rng.fill(n, () => rng.uniform(-1, 1));
       const R = tensorFrom(gpu, [n, 1], r, false, 'R');
@@ -289,6 +324,136 @@ function labelCases(rng: Rng): Case[] {
   }];
 }
 
+/** A u32 token mask [T] in a step buffer: data for the op, not a differentiated input. */
+function maskStorage(gpu: Gpu, mask: Uint32Array): Storage {
+  const s = gpu.temp(mask.length);
+  gpu.write(s, mask);
+  return s;
+}
+
+/** MixToken's and DiversePatch's token ops; B = 5 is odd, so sample 2 is its own partner. */
+function mixTokenCases(rng: Rng): Case[] {
+  const mask = Uint32Array.from([0, 1, 1, 0, 1, 0, 0, 1, 0]);
+  const maskText = `mask=${mask.join('')}`;
+  return [{
+    name: 'patch_tokens', shapes: 'x[3,10,20] → [3,9,20]',
+    inputs: [input('x', [3, 10, 20], normal(rng, 600))],
+    gpu: ([x]) => [patchTokens(x)],
+    forward: ([x]) => [ref.patchTokens(x, 3, 10, 20)],
+    backward: (_, r) => [ref.patchTokensBackward(r, 3, 10, 20)],
+  }, {
+    name: 'swap_tokens', shapes: `x[5,9,7] ${maskText}`,
+    inputs: [input('x', [5, 9, 7], normal(rng, 5 * 9 * 7))],
+    gpu: ([x]) => [swapTokens(x, maskStorage(x.gpu, mask))],
+    forward: ([x]) => [ref.swapTokens(x, mask, 5, 7)],
+    backward: (_, r) => [ref.swapTokens(r, mask, 5, 7)],
+  }, {
+    name: 'pool_regions', shapes: `x[5,9,20] ${maskText} → [5,2,20]`,
+    inputs: [input('x', [5, 9, 20], normal(rng, 5 * 9 * 20))],
+    gpu: ([x]) => [poolRegions(x, maskStorage(x.gpu, mask))],
+    forward: ([x]) => [ref.poolRegions(x, mask, 5, 20)],
+    backward: (_, r) => [ref.poolRegionsBackward(r, mask, 5, 20)],
+  }, {
+    name: 'max_tokens', shapes: 'x[3,9,13] → [3,13]',
+    inputs: [input('x', [3, 9, 13], normal(rng, 3 * 9 * 13), false)],
+    gpu: ([x]) => [maxTokens(x)],
+    forward: ([x]) => [ref.maxTokens(x, 3, 9, 13)],
+  }, {
+    name: 'binary_cross_entropy', shapes: 'logits[37,13] ~ N(0, 3²) targets[37,13] (outputs: loss, correct)',
+    inputs: [input('logits', [37, 13], normal(rng, 37 * 13, 3)), input('targets', [37, 13], softTargets(rng, 37, 13), false)],
+    gpu: ([z, t]) => { const r = binaryCrossEntropy(z, t); return [r.loss, r.correct]; },
+    forward: ([z, t]) => { const r = ref.binaryCrossEntropy(z, t, 13); return [Float64Array.of(r.loss), r.correct]; },
+    backward: ([z, t], r) => [ref.binaryCrossEntropyBackward(z, t, r[0])],
+  }];
+}
+
+/** DiversePatch's cosine (tokens sharing a direction, as when over-smoothed) and contrastive logits. */
+function diversityCases(rng: Rng): Case[] {
+  const shared = normal(rng, 20);
+  const x = rng.fill(3 * 9 * 20, () => 0).map((_, k) => shared[k % 20] + rng.normal());
+  const d = { batch: 3, grid: 6, window: 5, dim: 10 };
+  const n = d.batch * d.grid ** 2 * d.dim;
+  return [{
+    name: 'mean_pairwise_cosine', shapes: 'x[3,9,20] = shared direction + N(0, 1)',
+    inputs: [input('x', [3, 9, 20], x)],
+    gpu: ([x]) => [meanPairwiseCosine(x)],
+    forward: ([x]) => [Float64Array.of(ref.meanPairwiseCosine(x, 3, 9, 20))],
+    backward: ([x], r) => [ref.meanPairwiseCosineBackward(x, 3, 9, 20, r[0])],
+  }, {
+    name: 'context_scores', shapes: `c[3,36,10] h[3,36,10] G=${d.grid} W=${d.window} → [3,36,3]`,
+    inputs: [input('c', [3, 36, 10], normal(rng, n)), input('h', [3, 36, 10], normal(rng, n))],
+    gpu: ([c, h]) => [contextScores(c, h, d.grid, d.window)],
+    forward: ([c, h]) => [ref.contextScores(c, h, d)],
+    backward: ([c, h], r) => { const g = ref.contextScoresBackward(c, h, r, d); return [g.dc, g.dh]; },
+  }];
+}
+
+/**
+ * The token-level methods' whole losses (src/methods) on stand-in forward outputs: the GPU loss
+ * against the float64 formulas of src/methods/losses-reference.ts, its gradients (logits, final
+ * tokens, heads) against central differences of them; and the teacher-target kernels forward.
+ */
+function methodLossCases(rng: Rng): Case[] {
+  const B = 3, G = 2, T = G * G, N = T + 1, D = 4, K = 3;
+  const labels = [0, 2, 1];
+  const mask = [0, 1, 1, 0];
+  const d: LossDims = { batch: B, grid: G, dim: D, classes: K, labels, mask, ownShare: 0.5, smoothing: 0.1 };
+  const teacher = Float32Array.from(ref.softmax(normal(rng, B * T * K, 1.5), K));
+  const options = { ...DEFAULT_METHOD_OPTIONS, diversityWindow: 3, tokenLabelWeight: 0.7, tokenLabelGtWeight: 0.3 };
+  const shapes = `B=${B} G=${G} D=${D} K=${K} mask=${mask.join('')} λ=0.5 s=0.1`;
+  const fixed = (gpu: Gpu) => {
+    const u32 = gpu.persistent(B, 'labels');
+    gpu.write(u32, Uint32Array.from(labels));
+    const share = gpu.persistent(T, 'partner_share');
+    gpu.write(share, Float32Array.from(mask));
+    const tokenMask = gpu.persistent(T, 'token_mask');
+    gpu.write(tokenMask, Uint32Array.from(mask));
+    return { labels: u32, partnerShare: share, tokenMask };
+  };
+  const inputsFor = (t: Tensor[], names: string[], heads: Record<string, Tensor>): LossInputs => {
+    const byName = new Map(names.map((n, i) => [n, t[i]]));
+    const gpu = t[0].gpu;
+    const model = { config: { imageSize: 4 * G, patch: 4, classes: K, dim: D }, params: { get: (n: string) => heads[n] } } as unknown as VisionTransformer;
+    const zeros = tempTensor(gpu, [B * N, D], 'zeros');
+    gpu.clear(zeros.storage);
+    const out: VitOutput = {
+      logits: byName.get('logits')!, tokens: byName.get('tokens')!, attention: [],
+      patches: byName.get('patches') ?? zeros, hidden: [zeros, byName.get('hidden1') ?? zeros],
+    };
+    const mix: BatchMix = { kind: 'cutmix-token', plan: { mode: 'none' }, ownShare: d.ownShare, partnerShare: Float32Array.from(mask) };
+    return {
+      ...fixed(gpu), gpu, mix, attention: [], batch: B, tokens: N, classes: K, smoothing: d.smoothing, options,
+      teacher: byName.get('teacher'), out, model,
+    };
+  };
+  const logits = () => input('logits', [B, K], normal(rng, B * K, 2));
+  const tokens = () => input('tokens', [B, N, D], normal(rng, B * N * D));
+  const head = (name: string) => [input(`${name}.weight`, [K, D], normal(rng, K * D, 0.5)), input(`${name}.bias`, [K], normal(rng, K, 0.2))];
+  const lossCase = (name: string, inputs: Input[], loss: (l: LossInputs) => Tensor, forward: (x: Vec[]) => number): Case => ({
+    name, shapes: `${shapes} (backward vs float64 finite differences)`, inputs, finiteDifferenceBackward: true,
+    gpu: (t) => {
+      const names = inputs.map((i) => i.name);
+      const heads = Object.fromEntries(names.map((n, i) => [n, t[i]]).filter(([n]) => (n as string).includes('.'))) as Record<string, Tensor>;
+      return [loss(inputsFor(t, names, heads))];
+    },
+    forward: (x) => [Float64Array.of(forward(x))],
+  });
+  return [
+    lossCase('loss_tokenmix_bce', [logits()], (l) => tokenmix.loss!(l).loss, ([z]) => tokenmixLossRef(d, z, undefined, 'bce')),
+    lossCase('loss_tokenmix_teacher_ce', [logits(), input('teacher', [B, T, K], teacher, false)],
+      (l) => tokenmixTeacher.loss!({ ...l, options: { ...l.options, tokenmixLoss: 'ce' } }).loss, ([z, m]) => tokenmixLossRef(d, z, m, 'ce')),
+    lossCase('loss_token_labeling', [logits(), tokens(), ...head('aux_head'), input('teacher', [B, T, K], teacher, false)],
+      (l) => tokenLabeling.loss!(l).loss,
+      ([z, h, w, b, m]) => tokenLabelingLossRef(d, { logits: z, tokens: h, auxW: w, auxB: b, teacher: m }, options.tokenLabelWeight, options.tokenLabelGtWeight)),
+    lossCase('loss_diversepatch', [logits(), tokens(), input('patches', [B, T, D], normal(rng, B * T * D), false), ...head('mix_head')],
+      (l) => diversepatch.loss!(l).loss,
+      ([z, h, c, w, b]) => diversepatchLossRef(d, { logits: z, tokens: h, patches: c, mixW: w, mixB: b }, 3, { contrastive: 1, mixing: 1 })),
+    lossCase('loss_diversepatch_paper', [logits(), tokens(), input('hidden1', [B * N, D], normal(rng, B * N * D), false), ...head('head')],
+      (l) => diversepatchPaper.loss!(l).loss,
+      ([z, h, h1, w, b]) => diversepatchPaperLossRef(d, { logits: z, tokens: h, hidden1: h1, headW: w, headB: b }, { cosine: 1, contrastive: 1, mixing: 1 })),
+  ];
+}
+
 function cases(): ((rng: Rng) => Case | Case[])[] {
   return [
     (rng) => matmulCase(rng, 'matmul', { batch: 1, M: 70, N: 37, K: 45 }),
@@ -391,6 +556,9 @@ function cases(): ((rng: Rng) => Case | Case[])[] {
     }),
     (rng) => optimizerCases(rng),
     (rng) => labelCases(rng),
+    (rng) => mixTokenCases(rng),
+    (rng) => diversityCases(rng),
+    (rng) => methodLossCases(rng),
   ];
 }
 

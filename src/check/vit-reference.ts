@@ -9,11 +9,18 @@ import { tokensOf, type VitConfig } from '../nn/presets.ts';
 
 export type Weights = Map<string, Float64Array>;
 
-/** Mean soft-target cross-entropy of the model on images [B, C, S, S] and targets [B, K]. */
-export function referenceLoss(c: VitConfig, w: Weights, images: ArrayLike<number>, targets: ArrayLike<number>, batch: number): number {
+export interface ReferenceForward {
+  /** Final normalised tokens [B, N, D] (token 0 is CLS). */
+  tokens: Float64Array;
+  /** head(tokens[:, 0]) [B, K]. */
+  logits: Float64Array;
+}
+
+/** The model's forward in float64 on images [B, C, S, S] (normalised): final tokens and classifier logits. */
+export function referenceForward(c: VitConfig, w: Weights, images: ArrayLike<number>, batch: number): ReferenceForward {
   const get = (name: string) => {
     const v = w.get(name);
-    if (!v) throw new Error(`referenceLoss: weight "${name}" missing`);
+    if (!v) throw new Error(`referenceForward: weight "${name}" missing`);
     return v;
   };
   const N = tokensOf(c);
@@ -35,7 +42,13 @@ export function referenceLoss(c: VitConfig, w: Weights, images: ArrayLike<number
     const h = ref.gelu(linear(norm(x, `${blk}.norm2`), `${blk}.mlp.fc1`, D, c.mlpDim));
     x = ref.add(x, linear(h, `${blk}.mlp.fc2`, c.mlpDim, D));
   }
-  const cls = ref.gatherToken(norm(x, 'norm'), batch, N, D, 0);
+  const tokens = norm(x, 'norm');
+  const cls = ref.gatherToken(tokens, batch, N, D, 0);
   const logits = linear(cls, 'head', D, c.classes, batch);
-  return ref.softCrossEntropy(logits, targets, c.classes).loss;
+  return { tokens, logits };
+}
+
+/** Mean soft-target cross-entropy of the model on images [B, C, S, S] and targets [B, K]. */
+export function referenceLoss(c: VitConfig, w: Weights, images: ArrayLike<number>, targets: ArrayLike<number>, batch: number): number {
+  return ref.softCrossEntropy(referenceForward(c, w, images, batch).logits, targets, c.classes).loss;
 }

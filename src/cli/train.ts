@@ -1,6 +1,6 @@
 /**
  * `npm run train -- --data <path|synthetic> --model small --method tl-align --epochs 10 --batch 128
- *   [--lr X] [--seed 0] [--train-limit N] [--test-limit M] [--out result.json] [--checkpoint ckpt.safetensors] [--resume ckpt.safetensors]`
+ *   [--teacher model.onnx] [--lr X] [--seed 0] [--train-limit N] [--test-limit M] [--out result.json] [--checkpoint ckpt.safetensors] [--resume ckpt.safetensors]`
  * Trains headless in Node on the WebGPU adapter Dawn finds, with a live progress line, and writes
  * result.json: {config, adapter, epochs: [{epoch, train_loss, test_loss, test_acc, img_per_s, seconds}], final}.
  */
@@ -8,10 +8,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { loadDataset } from '../data/load-node.ts';
 import { adapterName } from '../gpu/device.ts';
 import { openNodeGpu } from '../gpu/node.ts';
-import { METHOD_NAMES } from '../methods/index.ts';
+import { METHOD_NAMES, methodByName } from '../methods/index.ts';
 import { PRESETS } from '../nn/presets.ts';
-import { DEFAULT_TRAIN_CONFIG as D, type EpochResult, type StepProgress, type TrainConfig, TrainingRun } from '../train/trainer.ts';
+import { DEFAULT_TRAIN_CONFIG as D, type EpochResult, resolveConfig, type StepProgress, type TrainConfig, TrainingRun, vitConfigOf } from '../train/trainer.ts';
 import { parseArgsOrExit } from './args.ts';
+import { teacherMapsFor } from './teacher.ts';
 
 const args = parseArgsOrExit('npm run train --', process.argv.slice(2), {
   data: { type: 'string', value: 'PATH', help: 'dataset: CIFAR-10 binary tarball or folder, ImageFolder .tar.gz, web-format folder, or "synthetic" (default)' },
@@ -33,6 +34,16 @@ const args = parseArgsOrExit('npm run train --', process.argv.slice(2), {
   'mixup-alpha': { type: 'number', value: 'X', help: `Mixup Beta(α, α) (default ${D.mixupAlpha})` },
   'cutmix-alpha': { type: 'number', value: 'X', help: `CutMix Beta(α, α) (default ${D.cutmixAlpha})` },
   'mixup-switch': { type: 'number', value: 'P', help: 'probability that a CutMix-style batch uses Mixup instead (DeiT switch; default 0)' },
+  teacher: { type: 'string', value: 'MODEL.onnx', help: 'teacher for tokenmix-teacher and token-labeling: an ONNX model with dense maps [batch, K, G, G] (npm run export -- --dense)' },
+  'tokenmix-mask': { type: 'string', value: 'KIND', help: `TokenMix mask: blocks (multi-block, the code's) or random (default ${D.tokenmixMask})` },
+  'tokenmix-share': { type: 'number', value: 'X', help: `TokenMix: partner share of the tokens (default 0.5 + 1/14)` },
+  'tokenmix-loss': { type: 'string', value: 'bce|ce', help: `TokenMix loss: bce (the code's) or ce (default ${D.tokenmixLoss})` },
+  'token-label-weight': { type: 'number', value: 'X', help: `Token Labeling: weight β of the per-token loss (default ${D.tokenLabelWeight})` },
+  'token-label-gt-weight': { type: 'number', value: 'X', help: `Token Labeling: weight γ of the ground truth in the CLS target (default ${D.tokenLabelGtWeight})` },
+  'diversity-cosine': { type: 'number', value: 'X', help: `DiversePatch (paper): weight of the patch-wise cosine penalty (default ${D.diversityCosine})` },
+  'diversity-contrastive': { type: 'number', value: 'X', help: `DiversePatch: weight of the patch-wise contrastive loss (default ${D.diversityContrastive})` },
+  'diversity-mixing': { type: 'number', value: 'X', help: `DiversePatch: weight of the patch-wise mixing loss (default ${D.diversityMixing})` },
+  'diversity-window': { type: 'number', value: 'W', help: 'DiversePatch (code): odd side of the local window (default 7 at 14×14, scaled to the grid)' },
   'no-augment': { type: 'boolean', help: 'no random crop / flip' },
   seed: { type: 'number', help: 'seed of initialisation, shuffling, mixing and augmentation (default 0)' },
   'train-limit': { type: 'number', help: 'use a seeded, class-balanced random subset of N training images' },
@@ -57,8 +68,23 @@ const config: Partial<TrainConfig> = {
   warmupEpochs: args['warmup-epochs'], weightDecay: args['weight-decay'], clip: args.clip, smoothing: args.smoothing,
   mixupAlpha: args['mixup-alpha'], cutmixAlpha: args['cutmix-alpha'], mixupSwitchProb: args['mixup-switch'],
   augment: args['no-augment'] ? false : undefined, seed: args.seed, evalBatch: args['eval-batch'],
+  tokenmixMask: args['tokenmix-mask'] as TrainConfig['tokenmixMask'] | undefined, tokenmixShare: args['tokenmix-share'],
+  tokenmixLoss: args['tokenmix-loss'] as TrainConfig['tokenmixLoss'] | undefined,
+  tokenLabelWeight: args['token-label-weight'], tokenLabelGtWeight: args['token-label-gt-weight'],
+  diversityCosine: args['diversity-cosine'], diversityContrastive: args['diversity-contrastive'], diversityMixing: args['diversity-mixing'],
+  diversityWindow: args['diversity-window'],
 };
 const dataSpec = args.data ?? 'synthetic';
+const resolved = (() => {
+  try {
+    return resolveConfig(config);
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+})();
+const teacherMethod = methodByName(resolved.method).teacher;
+if (teacherMethod && !args.teacher) fail(`method ${resolved.method} needs a teacher: --teacher <model.onnx> (a model with dense maps; make one with npm run export -- --checkpoint <file> --onnx <out.onnx> --dense)`);
+if (!teacherMethod && args.teacher) fail(`--teacher is only used by tokenmix-teacher and token-labeling, not ${resolved.method}`);
 const limits = { trainLimit: args['train-limit'], testLimit: args['test-limit'], seed: args['subset-seed'] ?? 0 };
 
 const gpu = await openNodeGpu().catch((e: Error) => fail(`no WebGPU adapter: ${e.message}`));
@@ -78,7 +104,10 @@ function orFail<T>(action: () => T): T {
   }
 }
 
-const run = orFail(() => new TrainingRun(gpu, data, config));
+const teacher = args.teacher
+  ? await teacherMapsFor(args.teacher, data.train, vitConfigOf(resolved), `${data.name} train`).catch((e: Error) => fail(e.message))
+  : undefined;
+const run = orFail(() => new TrainingRun(gpu, data, config, { teacher }));
 const resume = args.resume;
 if (resume) orFail(() => run.restore(new Uint8Array(readFileSync(resume)), resume));
 const c = run.config;

@@ -52,7 +52,8 @@ export function referenceBatch(set: ImageBytes, order: Uint32Array, r: BatchRequ
         for (let x = 0; x < s; x++) {
           const within = (c * s + y) * s + x;
           const inBox = y >= b.box.y0 && y < b.box.y1 && x >= b.box.x0 && x < b.box.x1;
-          const w = inBox ? 0 : b.ownWeight;
+          const inMask = b.maskPatch > 0 && b.tokenMask[Math.floor(y / b.maskPatch) * (s / b.maskPatch) + Math.floor(x / b.maskPatch)] !== 0;
+          const w = inBox || inMask ? 0 : b.ownWeight;
           const mixed = w * augmented[sample * perImage + within] + (WEIGHT_ONE - w) * augmented[partner * perImage + within];
           images[sample * perImage + within] = Math.fround(mixed - b.meanQ[c]) * b.scaleQ[c];
         }
@@ -60,4 +61,30 @@ export function referenceBatch(set: ImageBytes, order: Uint32Array, r: BatchRequ
     }
   }
   return { images, labels, augmented };
+}
+
+/** The CPU reference of GpuBatcher.encodeTeacher (teacher_gather): maps [count, T, K] → the batch's [B, T, K]. */
+export function referenceTeacherBatch(maps: Float32Array, order: Uint32Array, r: BatchRequest, o: { size: number; patch: number; classes: number }): Float32Array {
+  const b = resolveBatch(r, o.size, r.mean?.length ?? 3);
+  const G = o.size / o.patch, T = G * G, K = o.classes;
+  const out = new Float32Array(b.batch * T * K);
+  for (let sample = 0; sample < b.batch; sample++) {
+    const image = order[b.first + sample];
+    const draw = augmentDraw(b.seed, b.step, sample, b.padding);
+    const oy = b.randomCrop ? draw.offsetY : b.padding;
+    const ox = b.randomCrop ? draw.offsetX : b.padding;
+    const flip = b.randomFlip && draw.flip;
+    for (let t = 0; t < T; t++) {
+      const tx = flip ? G - 1 - (t % G) : t % G;
+      const uy = Math.min(G - 1, Math.max(0, Math.floor(t / G) + (oy - b.padding) / o.patch));
+      const ux = Math.min(G - 1, Math.max(0, tx + (ox - b.padding) / o.patch));
+      const y0 = Math.floor(uy), x0 = Math.floor(ux), y1 = Math.min(y0 + 1, G - 1), x1 = Math.min(x0 + 1, G - 1);
+      const fy = uy - y0, fx = ux - x0;
+      const at = (y: number, x: number, k: number) => maps[(image * T + y * G + x) * K + k];
+      for (let k = 0; k < K; k++) {
+        out[(sample * T + t) * K + k] = (1 - fy) * ((1 - fx) * at(y0, x0, k) + fx * at(y0, x1, k)) + fy * ((1 - fx) * at(y1, x0, k) + fx * at(y1, x1, k));
+      }
+    }
+  }
+  return out;
 }

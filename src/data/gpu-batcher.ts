@@ -96,7 +96,9 @@ export type MixPlan =
   /** own image × λ + partner × (1 − λ), λ quantised by `quantiseWeight`. */
   | { mode: 'mixup'; ownWeight: number }
   /** The half-open pixel box [y0, y1) × [x0, x1) comes from the partner, the rest is the own image. */
-  | { mode: 'box'; y0: number; y1: number; x0: number; x1: number };
+  | { mode: 'box'; y0: number; y1: number; x0: number; x1: number }
+  /** TokenMix: pixel (y, x) comes from the partner where mask[(y/patch)·(S/patch) + x/patch] ≠ 0. */
+  | { mode: 'tokens'; patch: number; mask: Uint8Array };
 
 export interface BatchRequest {
   batch: number;
@@ -169,6 +171,9 @@ export interface ResolvedBatch {
   ownWeight: number;
   /** Where w = 0 (the partner's pixels): empty unless box mixing. */
   box: { y0: number; y1: number; x0: number; x1: number };
+  /** Token-mask mixing: the patch side (0: none) and the mask [(S/patch)²], 1 = partner. */
+  maskPatch: number;
+  tokenMask: Uint32Array;
   /** M[c] = f32(mean_c·255·65536) and R[c] = f32(1/(std_c·255·65536)): out = (mixed − M)·R. */
   meanQ: Float32Array;
   scaleQ: Float32Array;
@@ -197,8 +202,17 @@ export function resolveBatch(r: BatchRequest, size: number, channels: number): R
     }
     box = { y0, y1, x0, x1 };
   }
+  let maskPatch = 0;
+  let tokenMask = new Uint32Array(1);
+  if (r.mix.mode === 'tokens') {
+    const { patch, mask } = r.mix;
+    if (!(Number.isInteger(patch) && patch >= 1 && size % patch === 0)) throw new Error(`token mask: patch ${patch} does not divide the ${size}-pixel image`);
+    if (mask.length !== (size / patch) ** 2) throw new Error(`token mask has ${mask.length} entries, the ${size / patch}×${size / patch} grid needs ${(size / patch) ** 2}`);
+    maskPatch = patch;
+    tokenMask = Uint32Array.from(mask, (m) => (m ? 1 : 0));
+  }
   return {
-    batch: r.batch, first: r.first, padding, seed: r.seed, step: r.step, ownWeight, box,
+    batch: r.batch, first: r.first, padding, seed: r.seed, step: r.step, ownWeight, box, maskPatch, tokenMask,
     randomCrop: r.augment, randomFlip: r.augment && (r.flip ?? true),
     meanQ: Float32Array.from(mean, (m) => m * 255 * WEIGHT_ONE),
     scaleQ: Float32Array.from(std, (s) => 1 / (s * 255 * WEIGHT_ONE)),
@@ -211,10 +225,38 @@ function uniforms(b: ResolvedBatch, channels: number, side: number) {
   return {
     batch: b.batch, channels, side, first: b.first, padding: b.padding,
     random_crop: b.randomCrop, random_flip: b.randomFlip, seed: b.seed, step: b.step,
-    own_weight: b.ownWeight, box_y0: b.box.y0, box_y1: b.box.y1, box_x0: b.box.x0, box_x1: b.box.x1,
+    own_weight: b.ownWeight, mask_patch: b.maskPatch, map_patch: 0, map_classes: 0, box_y0: b.box.y0, box_y1: b.box.y1, box_x0: b.box.x0, box_x1: b.box.x1,
     mean_q0: c(b.meanQ, 0), mean_q1: c(b.meanQ, 1), mean_q2: c(b.meanQ, 2),
     scale_q0: c(b.scaleQ, 0), scale_q1: c(b.scaleQ, 1), scale_q2: c(b.scaleQ, 2),
   };
+}
+
+/** A teacher's per-token class probabilities for a whole dataset, [count, T, K], in shards of whole images. */
+export interface TeacherMapsOnGpu {
+  count: number;
+  /** Patch side of the maps' token grid (G = S / patch). */
+  patch: number;
+  classes: number;
+  shards: { storage: Storage; first: number; count: number }[];
+}
+
+/** Uploads maps [count, T, K] (T = (size/patch)²), split so that no shard's binding passes the device limit. */
+export function uploadTeacherMaps(gpu: Gpu, maps: Float32Array, o: { count: number; size: number; patch: number; classes: number }): TeacherMapsOnGpu {
+  const T = (o.size / o.patch) ** 2;
+  const perImage = T * o.classes;
+  if (!Number.isInteger(T) || maps.length !== o.count * perImage) {
+    throw new Error(`teacher maps: ${maps.length} values for ${o.count} images of ${T} tokens × ${o.classes} classes (${o.count * perImage} expected)`);
+  }
+  const perShard = Math.floor(deviceMaxBindingBytes(gpu.device.limits) / 4 / perImage);
+  if (perShard < 1) throw new Error(`teacher maps: one image's map (${perImage} values) passes the device's binding limit`);
+  const shards: TeacherMapsOnGpu['shards'] = [];
+  for (let first = 0; first < o.count; first += perShard) {
+    const n = Math.min(perShard, o.count - first);
+    const storage = gpu.persistent(n * perImage, `teacher maps ${first}..${first + n - 1}`);
+    gpu.write(storage, maps.subarray(first * perImage, (first + n) * perImage));
+    shards.push({ storage, first, count: n });
+  }
+  return { count: o.count, patch: o.patch, classes: o.classes, shards };
 }
 
 export interface GpuBatch {
@@ -228,6 +270,8 @@ export interface GpuBatch {
 
 export class GpuBatcher {
   private order?: Storage;
+  private tokenMask?: Storage;
+  private last?: { request: BatchRequest; params: ReturnType<typeof uniforms> };
 
   constructor(readonly gpu: Gpu, readonly data: DatasetOnGpu) {}
 
@@ -257,11 +301,36 @@ export class GpuBatcher {
     const images = tempTensor(gpu, [b.batch, channels, size, size], 'batch images');
     const grid = elementwiseGrid(images.size);
     const params = uniforms(b, channels, size);
+    if (!this.tokenMask || this.tokenMask.elements < b.tokenMask.length) {
+      gpu.flush(); // commands already recorded may still use the old mask
+      this.tokenMask?.buffer.destroy();
+      this.tokenMask = gpu.persistent(Math.max(64, b.tokenMask.length), 'batch token mask');
+    }
+    gpu.write(this.tokenMask, b.tokenMask);
     for (const shard of data.shards) {
       gpu.run('augment', 'augment_gather', { ...params, shard_first: shard.first, shard_count: shard.count },
         { order: this.order, shard_images: shard.storage, dataset_labels: data.labels, augmented, labels }, grid, { WG });
     }
-    gpu.run('augment', 'mix_normalize', { ...params, shard_first: 0, shard_count: 0 }, { augmented, dst: images.storage }, grid, { WG });
+    this.last = { request: r, params };
+    gpu.run('augment', 'mix_normalize', { ...params, shard_first: 0, shard_count: 0 }, { augmented, token_mask: this.tokenMask, dst: images.storage }, grid, { WG });
     return { images, labels, augmented };
+  }
+
+  /**
+   * The teacher's maps [B, T, K] of the batch just encoded, cropped and flipped with its images
+   * (shaders/augment.wgsl teacher_gather); unmixed: sample b's own image.
+   */
+  encodeTeacher(maps: TeacherMapsOnGpu): Tensor {
+    const { gpu, data } = this;
+    if (!this.last) throw new Error('GpuBatcher.encodeTeacher: encode a batch first');
+    if (maps.count !== data.count) throw new Error(`teacher maps cover ${maps.count} images, the dataset has ${data.count}`);
+    const T = (data.size / maps.patch) ** 2;
+    const { request: r, params } = this.last;
+    const out = tempTensor(gpu, [r.batch, T, maps.classes], 'teacher maps');
+    for (const shard of maps.shards) {
+      gpu.run('augment', 'teacher_gather', { ...params, map_patch: maps.patch, map_classes: maps.classes, shard_first: shard.first, shard_count: shard.count },
+        { order: this.order!, teacher_maps: shard.storage, teacher_dst: out.storage }, elementwiseGrid(out.size), { WG });
+    }
+    return out;
   }
 }

@@ -75,6 +75,20 @@ export class Gpu {
     return { buffer: this.createBuffer(alignBytes(elements * 4), usage, label), offset: 0, elements };
   }
 
+  /**
+   * A read-only constant, filled at creation (mapped, so no queue write: safe in the middle of a
+   * step's encoding). The caller keeps it.
+   */
+  constant(data: Float32Array | Uint32Array, label: string): Storage {
+    const bytes = alignBytes(data.length * 4);
+    this.buffersCreated++;
+    this.bytesCreated += Math.max(4, bytes);
+    const buffer = this.device.createBuffer({ size: Math.max(4, bytes), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, label, mappedAtCreation: true });
+    new Uint32Array(buffer.getMappedRange()).set(new Uint32Array(data.buffer, data.byteOffset, data.length));
+    buffer.unmap();
+    return { buffer, offset: 0, elements: data.length };
+  }
+
   /** A buffer for the current step only; it returns to the pool at endStep(). */
   temp(elements: number): Storage {
     const bytes = alignBytes(elements * 4);

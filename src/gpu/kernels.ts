@@ -6,6 +6,7 @@
 import attention from '../../shaders/attention.wgsl';
 import augment from '../../shaders/augment.wgsl';
 import crossEntropy from '../../shaders/cross_entropy.wgsl';
+import diversity from '../../shaders/diversity.wgsl';
 import elementwise from '../../shaders/elementwise.wgsl';
 import gelu from '../../shaders/gelu.wgsl';
 import labels from '../../shaders/labels.wgsl';
@@ -18,7 +19,7 @@ import softmax from '../../shaders/softmax.wgsl';
 import tokens from '../../shaders/tokens.wgsl';
 
 export const SHADER_SOURCES = {
-  attention, augment, cross_entropy: crossEntropy, elementwise, gelu, labels, layernorm, matmul, optimizer, patch, reduce, softmax, tokens,
+  attention, augment, cross_entropy: crossEntropy, diversity, elementwise, gelu, labels, layernorm, matmul, optimizer, patch, reduce, softmax, tokens,
 } as const;
 export type ShaderFile = keyof typeof SHADER_SOURCES;
 

@@ -73,3 +73,61 @@ export function scalarFormTargetsRef(ownShares: In, labels: In, d: { batch: numb
   const rho = Float64Array.from({ length: d.batch }, (_, b) => ownShares[b * d.tokens]);
   return mixRows(rho, labels, d.batch, d.classes, d.smoothing);
 }
+
+export interface TeacherTargetDims {
+  batch: number;
+  /** T patch tokens. */
+  patches: number;
+  classes: number;
+  smoothing: number;
+  /** [T] the partner's share of each patch token. */
+  partnerShare: In;
+  /** [B, T, K] per-token probabilities; absent: uniform. */
+  teacher?: In;
+}
+
+const mapAt = (d: TeacherTargetDims, b: number, t: number, k: number) => (d.teacher ? d.teacher[(b * d.patches + t) * d.classes + k] : 1 / d.classes);
+
+/** ρ = Σ_t w_t·â_b(t), â_b = M[b,:,y_b] / Σ_t M[b,t,y_b], w_t = m_t (partner part) or 1 − m_t. */
+export function contentShareRef(d: TeacherTargetDims, b: number, classId: number, partnerPart: boolean): number {
+  let total = 0, inside = 0;
+  for (let t = 0; t < d.patches; t++) {
+    const a = mapAt(d, b, t, classId), m = d.partnerShare[t];
+    total += a;
+    inside += a * (partnerPart ? m : 1 - m);
+  }
+  return total > 0 ? inside / total : 0;
+}
+
+/** TokenMix targets [B, K] (methods.md): s/K + [k = y_b](ρ_own − s/2) + [k = y_p](ρ_par − s/2), ≥ 0; normalised to sum 1 for CE. */
+export function contentTargetsRef(labels: In, d: TeacherTargetDims, normalise: boolean): Vec {
+  const { batch: B, classes: K, smoothing: s } = d, out = zeros(B * K);
+  for (let b = 0; b < B; b++) {
+    const p = B - 1 - b;
+    const own = contentShareRef(d, b, labels[b], false), par = contentShareRef(d, p, labels[p], true);
+    for (let k = 0; k < K; k++) {
+      let t = s / K + (k === labels[b] ? own - s / 2 : 0) + (k === labels[p] ? par - s / 2 : 0);
+      t = Math.max(t, 0);
+      out[b * K + k] = normalise ? t / (own + par) : t;
+    }
+  }
+  return out;
+}
+
+/** Token Labeling CLS targets [B, K]: λ·c_b + (1 − λ)·c_partner, c_b = (1 − γ)·mean_t M[b,t,:] + γ·ỹ(y_b). */
+export function pooledTargetsRef(labels: In, d: TeacherTargetDims, ownShare: number, gtWeight: number): Vec {
+  const { batch: B, classes: K, patches: T } = d, out = zeros(B * K);
+  const pooled = (b: number) => {
+    const y = smoothedOneHot(labels[b], K, d.smoothing);
+    return Float64Array.from({ length: K }, (_, k) => {
+      let acc = 0;
+      for (let t = 0; t < T; t++) acc += mapAt(d, b, t, k);
+      return (1 - gtWeight) * (acc / T) + gtWeight * y[k];
+    });
+  };
+  for (let b = 0; b < B; b++) {
+    const own = pooled(b), par = pooled(B - 1 - b);
+    for (let k = 0; k < K; k++) out[b * K + k] = ownShare * own[k] + (1 - ownShare) * par[k];
+  }
+  return out;
+}

@@ -34,6 +34,7 @@ export interface LabelInitOptions extends OwnShareOptions {
 /** Uniforms of shaders/labels.wgsl; every kernel takes the whole struct. */
 type LabelParams = {
   batch: number; tokens: number; columns: number; heads: number; per_sample: boolean; smoothing: number; cls_own_share: number;
+  mode: number; gt_weight: number;
 };
 
 function shareParams(o: OwnShareOptions, columns: number): LabelParams {
@@ -44,7 +45,7 @@ function shareParams(o: OwnShareOptions, columns: number): LabelParams {
   if (tokens > 1 && partnerShare.elements !== expected) {
     throw new Error(`labels: partnerShare has ${partnerShare.elements} values, expected ${expected} (${perSample ? `[${batch}, ${tokens - 1}]` : `[${tokens - 1}]`})`);
   }
-  return { batch, tokens, columns, heads: 1, per_sample: perSample, smoothing: 0, cls_own_share: o.clsOwnShare };
+  return { batch, tokens, columns, heads: 1, per_sample: perSample, smoothing: 0, cls_own_share: o.clsOwnShare, mode: 0, gt_weight: 0 };
 }
 
 /** L⁰ [B, N, K]: CLS row λ·ỹ(y_b) + (1−λ)·ỹ(y_partner); patch row j (1−m_j)·ỹ(y_b) + m_j·ỹ(y_partner). */
@@ -74,7 +75,7 @@ export function propagateLabels(labels: Tensor, probs: Tensor): Tensor {
   }
   const gpu = labels.gpu;
   const out = tempTensor(gpu, labels.shape, 'labels');
-  const p: LabelParams = { batch, tokens, columns, heads, per_sample: false, smoothing: 0, cls_own_share: 0 };
+  const p: LabelParams = { batch, tokens, columns, heads, per_sample: false, smoothing: 0, cls_own_share: 0, mode: 0, gt_weight: 0 };
   gpu.run('labels', 'propagate_labels', p, { src: labels.storage, probs: probs.storage, dst: out.storage },
     elementwiseGrid(out.size), { WG });
   return out;
@@ -90,4 +91,65 @@ export function propagateThroughBlocks(initial: Tensor, probs: readonly Tensor[]
 /** The CLS rows of L [B, N, C] as soft targets [B, C]. */
 export function clsTargets(labels: Tensor): Tensor {
   return noGrad(() => gatherToken(labels, 0));
+}
+
+export interface TeacherTargetOptions {
+  /** u32 [B]: each sample's class; the partner of sample b is B − 1 − b. */
+  labels: Storage;
+  batch: number;
+  /** N = T + 1. */
+  tokens: number;
+  classes: number;
+  smoothing: number;
+  /** f32 [T]: the partner's share of each patch token (the batch's mask). */
+  partnerShare: Storage;
+  /** [B, T, K] per-token class probabilities of each sample's own image; absent: uniform (the area ratio). */
+  teacher?: Tensor;
+}
+
+function teacherParams(o: TeacherTargetOptions, extra: Partial<LabelParams>): LabelParams {
+  const T = o.tokens - 1;
+  if (o.partnerShare.elements !== T) throw new Error(`teacher targets: partnerShare has ${o.partnerShare.elements} values, expected ${T}`);
+  if (o.teacher && (o.teacher.shape.join() !== [o.batch, T, o.classes].join())) {
+    throw new Error(`teacher targets: maps are [${o.teacher.shape}], expected [${o.batch}, ${T}, ${o.classes}]`);
+  }
+  return {
+    batch: o.batch, tokens: o.tokens, columns: o.classes, heads: 1, per_sample: false, smoothing: o.smoothing,
+    cls_own_share: 0, mode: o.teacher ? 0 : 2, gt_weight: 0, ...extra,
+  };
+}
+
+/**
+ * TokenMix's targets [B, K] (shaders/labels.wgsl content_targets): each part weighted by the share
+ * of its image's ground-truth-class activation it keeps (ρ), in the released code's BCE form; with
+ * `normalise` divided by ρ_own + ρ_partner for a soft-target CE. Without a teacher, ρ is the area.
+ */
+export function contentTargets(gpu: Gpu, o: TeacherTargetOptions & { normalise: boolean }): Tensor {
+  const p = teacherParams(o, {});
+  p.mode |= o.normalise ? 1 : 0;
+  const out = tempTensor(gpu, [o.batch, o.classes], 'tokenmix.targets');
+  gpu.run('labels', 'content_targets', p, {
+    class_ids: o.labels, partner_share: o.partnerShare, teacher: o.teacher?.storage ?? o.partnerShare, dst: out.storage,
+  }, elementwiseGrid(out.size), { WG });
+  return out;
+}
+
+/** Token Labeling's CLS targets [B, K]: λ·c_own + (1 − λ)·c_partner, c = (1 − γ)·pooled teacher label + γ·ỹ(y). */
+export function pooledTargets(gpu: Gpu, o: TeacherTargetOptions & { ownShare: number; gtWeight: number }): Tensor {
+  if (!o.teacher) throw new Error('pooledTargets: Token Labeling needs the teacher maps');
+  const p = teacherParams(o, { cls_own_share: o.ownShare, gt_weight: o.gtWeight });
+  const out = tempTensor(gpu, [o.batch, o.classes], 'token_labeling.cls_targets');
+  gpu.run('labels', 'pooled_targets', p, { class_ids: o.labels, teacher: o.teacher.storage, dst: out.storage },
+    elementwiseGrid(out.size), { WG });
+  return out;
+}
+
+/** DiversePatch (released code) region targets [B, 2, K]: λ·ỹ(own) for the own region, (1 − λ)·ỹ(partner) for the pasted one. */
+export function regionTargets(gpu: Gpu, o: { labels: Storage; batch: number; classes: number; smoothing: number; ownShare: number }): Tensor {
+  const out = tempTensor(gpu, [o.batch, 2, o.classes], 'diversepatch.region_targets');
+  const p: LabelParams = {
+    batch: o.batch, tokens: 1, columns: o.classes, heads: 1, per_sample: false, smoothing: o.smoothing, cls_own_share: o.ownShare, mode: 0, gt_weight: 0,
+  };
+  gpu.run('labels', 'region_targets', p, { class_ids: o.labels, dst: out.storage }, elementwiseGrid(out.size), { WG });
+  return out;
 }

@@ -10,8 +10,8 @@
  *
  * Parameter names and shapes are timm's (VisionTransformer), so weights load into timm.
  */
-import { add, attention, embedTokens, gatherToken, gelu, layerNorm, matmul, patchify, type Tensor } from '../autograd/index.ts';
-import { type Gpu } from '../gpu/gpu.ts';
+import { add, attention, embedTokens, gatherToken, gelu, layerNorm, matmul, patchify, swapTokens, type Tensor } from '../autograd/index.ts';
+import { type Gpu, type Storage } from '../gpu/gpu.ts';
 import { type ParamSpec, Parameters } from './parameters.ts';
 import { tokensOf, type VitConfig } from './presets.ts';
 import { Rng } from './random.ts';
@@ -27,6 +27,22 @@ export interface VitOutput {
   tokens: Tensor;
   /** The residual stream [B·N, D] after the embedding and after every block (depth + 1 tensors; the backward keeps them anyway). */
   hidden: Tensor[];
+  /** The patch embeddings [B, T, D] (after the stem and MixToken's swap, before CLS and position). */
+  patches: Tensor;
+}
+
+export interface ForwardOptions {
+  /** MixToken: u32 [T]; patch embeddings of the tokens set here are swapped with the partner's (B − 1 − b). */
+  swapPatches?: Storage;
+}
+
+/** A Linear(D, K)-style head trained beside the ViT (Token Labeling's aux_head, DiversePatch's mix_head), timm init. */
+export function headSpecs(name: string, out: number, inp: number, seed: number): ParamSpec[] {
+  const rng = new Rng(seed);
+  return [
+    { name: `${name}.weight`, shape: [out, inp], decay: true, init: () => rng.fill(out * inp, () => rng.truncatedNormal(INIT_STD)) },
+    { name: `${name}.bias`, shape: [out], decay: false, init: () => new Float32Array(out) },
+  ];
 }
 
 export function vitParamSpecs(c: VitConfig, seed: number): ParamSpec[] {
@@ -68,10 +84,15 @@ export function vitParamSpecs(c: VitConfig, seed: number): ParamSpec[] {
 export class VisionTransformer {
   readonly params: Parameters;
 
-  constructor(readonly gpu: Gpu, readonly config: VitConfig, seed = 0) {
+  /** `extra`: parameters a training method adds (heads); the ViT's own initialisation does not depend on them. */
+  constructor(readonly gpu: Gpu, readonly config: VitConfig, seed = 0, extra: ParamSpec[] = []) {
     if (config.imageSize % config.patch !== 0) throw new Error(`image side ${config.imageSize} is not a multiple of patch ${config.patch}`);
     if (config.dim % config.heads !== 0) throw new Error(`dim ${config.dim} does not split into ${config.heads} heads`);
-    this.params = new Parameters(gpu, vitParamSpecs(config, seed));
+    this.params = new Parameters(gpu, [...vitParamSpecs(config, seed), ...extra]);
+  }
+
+  has(name: string): boolean {
+    return this.params.byName.has(name);
   }
 
   get parameterCount(): number {
@@ -79,7 +100,7 @@ export class VisionTransformer {
   }
 
   /** images [B, C, S, S] (normalised) → logits [B, K], recorded on the tape. */
-  forward(images: Tensor): VitOutput {
+  forward(images: Tensor, o: ForwardOptions = {}): VitOutput {
     const c = this.config;
     const w = (name: string) => this.params.get(name);
     const B = images.shape[0];
@@ -88,7 +109,9 @@ export class VisionTransformer {
 
     const patches = matmul(patchify(images, c.patch), w('patch_embed.proj.weight').reshape([c.dim, c.channels * c.patch * c.patch]),
       { transB: true, bias: w('patch_embed.proj.bias') });
-    let x = embedTokens(patches.reshape([B, N - 1, c.dim]), w('cls_token'), w('pos_embed')).reshape([B * N, c.dim]);
+    let patchEmbeddings = patches.reshape([B, N - 1, c.dim]);
+    if (o.swapPatches) patchEmbeddings = swapTokens(patchEmbeddings, o.swapPatches);
+    let x = embedTokens(patchEmbeddings, w('cls_token'), w('pos_embed')).reshape([B * N, c.dim]);
 
     const attn: Tensor[] = [];
     const hidden = [x];
@@ -104,6 +127,6 @@ export class VisionTransformer {
     }
     const tokens = layerNorm(x, w('norm.weight'), w('norm.bias')).reshape([B, N, c.dim]);
     const logits = linear(gatherToken(tokens, 0), 'head');
-    return { logits, attention: attn, tokens, hidden };
+    return { logits, attention: attn, tokens, hidden, patches: patchEmbeddings };
   }
 }

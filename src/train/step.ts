@@ -5,8 +5,8 @@
  */
 import { backward, clearTape, noGrad, softCrossEntropy, sumOf, type Tensor } from '../autograd/index.ts';
 import { AdamW } from '../nn/adamw.ts';
-import { type VisionTransformer, type VitOutput } from '../nn/vit.ts';
-import { type CrossEntropyResult } from '../autograd/ops/cross-entropy.ts';
+import { type ForwardOptions, type VisionTransformer, type VitOutput } from '../nn/vit.ts';
+import { type MethodLoss } from '../methods/method.ts';
 
 export interface StepMetrics { loss: number; accuracy: number }
 
@@ -19,9 +19,9 @@ export class Trainer {
    */
   step(images: Tensor, targets: Tensor, lr: number, readMetrics = true): Promise<StepMetrics> | undefined {
     const gpu = this.model.gpu;
-    const { ce } = this.record(images, targets, lr);
+    const { loss } = this.record(images, targets, lr);
     let metrics: Promise<StepMetrics> | undefined;
-    if (readMetrics) metrics = readLossAndAccuracy(ce.loss, ce.correct);
+    if (readMetrics) metrics = readLossAndAccuracy(loss.loss, loss.correct);
     gpu.endStep();
     return metrics;
   }
@@ -31,14 +31,22 @@ export class Trainer {
    * without submitting. `targets` may be computed from the forward's outputs (TL-Align reads the
    * attention); that function runs under noGrad.
    */
-  record(images: Tensor, targets: Tensor | ((out: VitOutput) => Tensor), lr: number): { out: VitOutput; ce: CrossEntropyResult; targets: Tensor } {
+  record(images: Tensor, targets: Tensor | ((out: VitOutput) => Tensor), lr: number): { out: VitOutput; loss: MethodLoss } {
+    return this.recordLoss(images, (out) => {
+      const t = typeof targets === 'function' ? noGrad(() => targets(out)) : targets;
+      const ce = softCrossEntropy(out.logits, t);
+      return { loss: ce.loss, targets: t, correct: ce.correct };
+    }, lr);
+  }
+
+  /** Like record, with any loss of the forward's outputs (a method's: extra heads, token losses). */
+  recordLoss(images: Tensor, lossOf: (out: VitOutput) => MethodLoss, lr: number, forward: ForwardOptions = {}): { out: VitOutput; loss: MethodLoss } {
     this.model.params.zeroGrad();
-    const out = this.model.forward(images);
-    const t = typeof targets === 'function' ? noGrad(() => targets(out)) : targets;
-    const ce = softCrossEntropy(out.logits, t);
-    backward(ce.loss);
+    const out = this.model.forward(images, forward);
+    const loss = lossOf(out);
+    backward(loss.loss);
     this.optimizer.update(lr);
-    return { out, ce, targets: t };
+    return { out, loss };
   }
 
   /** Loss and accuracy without training (no graph, no update). */

@@ -16,13 +16,13 @@ import { axpy } from '../autograd/ops/elementwise.ts';
 import { encodeSum } from '../autograd/ops/reduce.ts';
 import { noGrad, softCrossEntropy, type Tensor } from '../autograd/index.ts';
 import { type DatasetSplits, type ImageSet } from '../data/dataset.ts';
-import { augmentHash, type DatasetOnGpu, GpuBatcher, uploadDataset } from '../data/gpu-batcher.ts';
+import { augmentHash, type DatasetOnGpu, GpuBatcher, type TeacherMapsOnGpu, uploadDataset, uploadTeacherMaps } from '../data/gpu-batcher.ts';
 import { type AdapterReport } from '../gpu/device.ts';
 import { type Gpu, type Storage } from '../gpu/gpu.ts';
 import { DEFAULT_METHOD_OPTIONS, type Method, methodByName, type MethodOptions, type TargetInputs } from '../methods/index.ts';
-import { areaTargets } from '../methods/method.ts';
+import { areaTargets, clsLoss, type LossInputs } from '../methods/method.ts';
 import { initOwnShares, propagateThroughBlocks } from '../methods/labels.ts';
-import { type BatchMix, type MixGeometry } from '../methods/mixing.ts';
+import { type BatchMix, gridOf, type MixGeometry, SPATIAL_KINDS } from '../methods/mixing.ts';
 import { AdamW } from '../nn/adamw.ts';
 import { preset, tokensOf, type VitConfig } from '../nn/presets.ts';
 import { Rng } from '../nn/random.ts';
@@ -70,6 +70,16 @@ export function resolveConfig(partial: Partial<TrainConfig>): TrainConfig {
   if (!(c.mixupAlpha > 0) || !(c.cutmixAlpha > 0)) throw new Error(`mixing α must be > 0 (mixup ${c.mixupAlpha}, cutmix ${c.cutmixAlpha})`);
   if (!(c.mixupSwitchProb >= 0 && c.mixupSwitchProb <= 1)) throw new Error(`mixup switch probability must be in [0, 1], got ${c.mixupSwitchProb}`);
   if (!(c.warmupEpochs >= 0)) throw new Error(`warmup epochs must be ≥ 0, got ${c.warmupEpochs}`);
+  if (c.tokenmixMask !== 'blocks' && c.tokenmixMask !== 'random') throw new Error(`TokenMix mask must be "blocks" or "random", got "${c.tokenmixMask}"`);
+  if (c.tokenmixLoss !== 'bce' && c.tokenmixLoss !== 'ce') throw new Error(`TokenMix loss must be "bce" or "ce", got "${c.tokenmixLoss}"`);
+  if (!(c.tokenmixShare > 0 && c.tokenmixShare < 1)) throw new Error(`TokenMix share must be in (0, 1), got ${c.tokenmixShare}`);
+  if (!(c.tokenLabelGtWeight >= 0 && c.tokenLabelGtWeight <= 1)) throw new Error(`Token Labeling ground-truth weight must be in [0, 1], got ${c.tokenLabelGtWeight}`);
+  for (const k of ['tokenLabelWeight', 'diversityCosine', 'diversityContrastive', 'diversityMixing'] as const) {
+    if (!(c[k] >= 0)) throw new Error(`${k} must be ≥ 0, got ${c[k]}`);
+  }
+  if (!(Number.isInteger(c.diversityWindow) && c.diversityWindow >= 0 && (c.diversityWindow === 0 || c.diversityWindow % 2 === 1))) {
+    throw new Error(`the DiversePatch window must be an odd number of tokens (or 0 for the default), got ${c.diversityWindow}`);
+  }
   return c;
 }
 
@@ -136,6 +146,23 @@ export interface StepSnapshot {
   attention?: { sample: number; layers: Float32Array[] };
   /** [depth + 1] × [hiddenSamples, N, D]. */
   hidden?: Float32Array[];
+  /** The teacher's maps of the first `samples` (own images, augmented), [samples, T, K] (teacher methods). */
+  teacher?: Float32Array;
+}
+
+/** A teacher's per-token class probabilities for every training image, [count, T, K] (src/teacher). */
+export interface TeacherMaps {
+  maps: Float32Array;
+  /** Patch side of the maps' grid: it must be the student's. */
+  patch: number;
+  classes: number;
+}
+
+export interface RunOptions {
+  /** Steps between loss read-backs. */
+  readEvery?: number;
+  /** The teacher's maps of the training split (teacher methods). */
+  teacher?: TeacherMaps;
 }
 
 /** The training part of an epoch's result, measured by whoever drove the steps. */
@@ -166,6 +193,8 @@ export class TrainingRun {
   private readonly trainBatcher: GpuBatcher;
   private readonly testBatcher: GpuBatcher;
   private readonly partnerShare: Storage;
+  private readonly tokenMask: Storage;
+  private readonly teacherMaps?: TeacherMapsOnGpu;
   private readonly lossSum: Storage;
   private readonly evalLossSum: Storage;
   private readonly evalCorrect: Storage;
@@ -181,11 +210,17 @@ export class TrainingRun {
   /** Steps between loss read-backs (at least four per epoch). */
   readonly readEvery: number;
 
-  constructor(readonly gpu: Gpu, data: DatasetSplits, config: Partial<TrainConfig>, readEvery = 10) {
+  constructor(readonly gpu: Gpu, data: DatasetSplits, config: Partial<TrainConfig>, options: RunOptions | number = {}) {
+    const o: RunOptions = typeof options === 'number' ? { readEvery: options } : options;
+    const readEvery = o.readEvery ?? 10;
     this.config = resolveConfig(config);
     const c = this.config;
     this.vit = vitConfigOf(c);
     this.method = methodByName(c.method);
+    if (this.method.teacher && !o.teacher) {
+      throw new Error(`method ${c.method} needs a teacher: dense maps from an ONNX model (CLI: --teacher <model.onnx>; export one with npm run export -- --dense)`);
+    }
+    if (o.teacher) checkTeacher(o.teacher, this.vit, data.train.count);
     checkCompatible(data.train, this.vit, 'train');
     checkCompatible(data.test, this.vit, 'test');
     if (data.train.count < c.batch) throw new Error(`the training set has ${data.train.count} images, fewer than one batch of ${c.batch}`);
@@ -196,7 +231,7 @@ export class TrainingRun {
     this.readEvery = Math.max(1, Math.min(readEvery, Math.floor(this.stepsPerEpoch / 4)));
     this.geometry = { imageSize: this.vit.imageSize, patch: this.vit.patch };
 
-    this.model = new VisionTransformer(gpu, this.vit, c.seed);
+    this.model = new VisionTransformer(gpu, this.vit, c.seed, this.method.extraParams?.(this.vit, c.seed, c) ?? []);
     this.optimizer = new AdamW(this.model.params, { weightDecay: c.weightDecay, maxGradNorm: c.clip });
     this.trainer = new Trainer(this.model, this.optimizer);
     this.train = uploadDataset(gpu, data.train);
@@ -205,6 +240,10 @@ export class TrainingRun {
     this.testBatcher = new GpuBatcher(gpu, this.test);
     this.testBatcher.setOrder(Uint32Array.from({ length: data.test.count }, (_, i) => i));
     this.partnerShare = gpu.persistent(tokensOf(this.vit) - 1, 'mix.partner_share');
+    this.tokenMask = gpu.persistent(tokensOf(this.vit) - 1, 'mix.token_mask');
+    if (o.teacher && this.method.teacher) {
+      this.teacherMaps = uploadTeacherMaps(gpu, o.teacher.maps, { count: data.train.count, size: this.vit.imageSize, patch: o.teacher.patch, classes: o.teacher.classes });
+    }
     this.lossSum = gpu.persistent(1, 'train.loss_sum');
     this.evalLossSum = gpu.persistent(1, 'eval.loss_sum');
     this.evalCorrect = gpu.persistent(1, 'eval.correct');
@@ -281,21 +320,24 @@ export class TrainingRun {
     const { gpu, config: c } = this;
     const mix = this.drawMix(this.step);
     gpu.write(this.partnerShare, mix.partnerShare);
+    gpu.write(this.tokenMask, Uint32Array.from(mix.partnerShare, (m) => (m >= 0.5 ? 1 : 0)));
     const { images, labels } = this.trainBatcher.encode({
       batch: c.batch, first: index * c.batch, augment: c.augment, seed: c.seed, step: this.step, mix: mix.plan,
     });
-    let inputs: TargetInputs | undefined;
-    const { ce, out, targets } = this.trainer.record(images, (out) => {
+    const teacher = this.teacherMaps ? this.trainBatcher.encodeTeacher(this.teacherMaps) : undefined;
+    let inputs: LossInputs | undefined;
+    const { loss, out } = this.trainer.recordLoss(images, (out) => {
       inputs = {
         gpu, mix, labels, partnerShare: this.partnerShare, attention: out.attention, batch: c.batch,
-        tokens: tokensOf(this.vit), classes: this.vit.classes, smoothing: c.smoothing,
+        tokens: tokensOf(this.vit), classes: this.vit.classes, smoothing: c.smoothing, teacher,
+        out, model: this.model, tokenMask: this.tokenMask, options: c,
       };
-      return this.method.targets(inputs);
-    }, this.learningRate(this.step));
-    axpy(gpu, ce.loss.storage, this.lossSum, 1, true);
+      return this.method.loss ? this.method.loss(inputs) : clsLoss(this.method, inputs);
+    }, this.learningRate(this.step), mix.at === 'embeddings' ? { swapPatches: this.tokenMask } : {});
+    axpy(gpu, loss.loss.storage, this.lossSum, 1, true);
     if (this.fluctuationRequest) this.readFluctuation(inputs!, this.fluctuationRequest);
     this.fluctuationRequest = undefined;
-    if (this.snapshotRequest) this.readSnapshot(inputs!, images, labels, targets, out, this.snapshotRequest);
+    if (this.snapshotRequest) this.readSnapshot(inputs!, images, labels, loss.targets, out, this.snapshotRequest);
     this.snapshotRequest = undefined;
     gpu.endStep();
     this.step++;
@@ -317,7 +359,8 @@ export class TrainingRun {
     const first = (s: Storage, elements: number): Storage => ({ ...s, elements });
     const at = (s: Storage, offsetElements: number, elements: number): Storage => ({ buffer: s.buffer, offset: s.offset + 4 * offsetElements, elements });
     const pixels = vit.channels * vit.imageSize * vit.imageSize;
-    const spatial = t.mix.kind === 'cutmix' || t.mix.kind === 'cutmix-token';
+    const spatial = SPATIAL_KINDS.includes(t.mix.kind);
+    const T = N - 1;
     const sample = Math.max(0, Math.min(r.sample, B - 1));
     const hiddenSamples = Math.max(0, Math.min(r.hiddenSamples, B));
     const H = vit.heads;
@@ -329,7 +372,10 @@ export class TrainingRun {
       fluctuation: r.fluctuation && spatial ? Promise.all(this.ownShares(t).map((l) => gpu.readback(l.storage))) : undefined,
       attention: r.attention ? Promise.all(out.attention.map((a) => gpu.readback(at(a.storage, sample * H * N * N, H * N * N)))) : undefined,
       hidden: hiddenSamples ? Promise.all(out.hidden.map((h) => gpu.readback(first(h.storage, hiddenSamples * N * vit.dim)))) : undefined,
+      teacher: t.teacher ? gpu.readback(first(t.teacher.storage, n * T * K)) : undefined,
     };
+    // Each read gets a handler now: after a lost device they all reject, and the ones not yet awaited must not go unhandled.
+    for (const r of Object.values(reads)) r?.catch(() => undefined);
     const step = this.step;
     const epoch = this.epoch;
     // A failed read (a lost device) delivers nothing: the step loop reports the failure itself.
@@ -343,6 +389,7 @@ export class TrainingRun {
         fluctuation: await reads.fluctuation,
         attention: reads.attention && { sample, layers: await reads.attention },
         hidden: await reads.hidden,
+        teacher: await reads.teacher,
       });
     })().catch(() => undefined);
   }
@@ -396,13 +443,14 @@ export class TrainingRun {
       noGrad(() => {
         const { images, labels } = this.testBatcher.encode({ batch, first, augment: false, seed: 0, step: 0, mix: mix.plan });
         const out = this.model.forward(images);
+        const logits = this.method.evalLogits ? this.method.evalLogits(out, this.model) : out.logits;
         const targets = areaTargets({
-          gpu, mix, labels, partnerShare: this.partnerShare, attention: [], batch, tokens: 1, classes: K, smoothing: 0,
+          gpu, mix, labels, partnerShare: this.partnerShare, attention: [], batch, tokens: 1, classes: K, smoothing: 0, options: c,
         });
-        const ce = softCrossEntropy(out.logits, targets);
+        const ce = softCrossEntropy(logits, targets);
         axpy(gpu, ce.loss.storage, this.evalLossSum, batch, true);
         encodeSum(gpu, ce.correct.storage, this.evalCorrect, { accumulate: true });
-        if (o.logits) gpu.copy(out.logits.storage, { ...this.testLogits!, offset: this.testLogits!.offset + 4 * first * K, elements: batch * K });
+        if (o.logits) gpu.copy(logits.storage, { ...this.testLogits!, offset: this.testLogits!.offset + 4 * first * K, elements: batch * K });
       });
       gpu.endStep();
     }
@@ -461,6 +509,17 @@ export class TrainingRun {
     this.history.splice(0, this.history.length, ...(history ?? []));
     this.orderEpoch = -1;
     if (this.stepInEpoch > 0) this.gpu.write(this.lossSum, Float32Array.of(Number(meta.epochLossSum ?? NaN)));
+  }
+}
+
+function checkTeacher(t: TeacherMaps, vit: VitConfig, count: number): void {
+  const G = gridOf({ imageSize: vit.imageSize, patch: vit.patch });
+  if (t.classes !== vit.classes) throw new Error(`the teacher predicts ${t.classes} classes, the model ${vit.classes}`);
+  if (t.patch !== vit.patch) {
+    throw new Error(`the teacher's maps are on a ${vit.imageSize / t.patch}×${vit.imageSize / t.patch} token grid, the model's is ${G}×${G} (patch ${vit.patch}): use a teacher with the same patch size`);
+  }
+  if (t.maps.length !== count * G * G * t.classes) {
+    throw new Error(`the teacher's maps cover ${t.maps.length / (G * G * t.classes)} images, the training split has ${count}`);
   }
 }
 

@@ -8,10 +8,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { referenceBatch } from '../../src/data/augment-reference.ts';
+import { referenceBatch, referenceTeacherBatch } from '../../src/data/augment-reference.ts';
 import {
   augmentDraw, type BatchRequest, type GpuBatch, GpuBatcher, type ImageBytes, type MixPlan,
-  quantiseWeight, uploadDataset,
+  quantiseWeight, uploadDataset, uploadTeacherMaps,
 } from '../../src/data/gpu-batcher.ts';
 import { normalizeImages } from '../../src/data/dataset.ts';
 import { type Gpu } from '../../src/gpu/gpu.ts';
@@ -97,6 +97,10 @@ test('GPU batches equal the CPU reference bit for bit (mix modes × augmentation
       for (const augment of [true, false]) requests.push({ batch, first, augment, seed: 1234, step: 17, mix });
     }
     requests.push({ batch: 7, first: 0, augment: true, padding: 2, flip: false, seed: 99, step: 4000000000, mix: MIXES[2] });
+    // TokenMix: a token mask upsampled to pixels (patch 4 on 32 px, patch 1 on 13 px).
+    const patch = c.set.size % 4 === 0 ? 4 : 1;
+    const tokenMask = Uint8Array.from({ length: (c.set.size / patch) ** 2 }, () => (rng.next() < 0.5 ? 1 : 0));
+    for (const augment of [true, false]) requests.push({ batch, first, augment, seed: 4321, step: 3, mix: { mode: 'tokens', patch, mask: tokenMask } });
     // A small mean makes x − M round in f32 for bright pixels: a reference rounding once, after the ×, would differ.
     requests.push({ batch: 4, first: order.length - 4, augment: true, seed: 0, step: 0, mix: { mode: 'mixup', ownWeight: 0.77 }, mean: [0.01, 0.4, 0.3], std: [0.3, 0.25, 0.2] });
 
@@ -257,4 +261,78 @@ test('bad requests throw; later batches of the same shape create no GPU buffers'
   const created = gpu.buffersCreated;
   for (let step = 2; step < 5; step++) await runBatches(batcher, [{ ...request, step }]);
   assert.equal(gpu.buffersCreated, created);
+});
+
+test('TokenMix pixels: exactly the masked tokens come from the partner', async () => {
+  const rng = new Rng(31);
+  const set = randomSet(rng, 6, 32, 1);
+  const batcher = new GpuBatcher(gpu, uploadDataset(gpu, set));
+  batcher.setOrder(Uint32Array.from({ length: 6 }, (_, i) => i));
+  const mask = new Uint8Array(64);
+  for (const t of [0, 9, 10, 63]) mask[t] = 1;
+  const base: BatchRequest = { batch: 6, first: 0, augment: false, seed: 1, step: 1, mix: { mode: 'none' } };
+  const [plain, mixed] = await runBatches(batcher, [base, { ...base, mix: { mode: 'tokens', patch: 4, mask } }]);
+  const per = 3 * 32 * 32;
+  for (let b = 0; b < 6; b++) {
+    for (let i = 0; i < per; i++) {
+      const y = Math.floor(i / 32) % 32, x = i % 32;
+      const fromPartner = mask[Math.floor(y / 4) * 8 + Math.floor(x / 4)] === 1;
+      const want = plain.images[(fromPartner ? 5 - b : b) * per + i];
+      assert.equal(mixed.images[b * per + i], want, `sample ${b} pixel ${i}`);
+    }
+  }
+});
+
+test('teacher maps move with the crop and flip: each token gets the map of the source tokens its pixels came from', async () => {
+  // Pixel (y, x) of every image holds 1 + its token index; the teacher's map of token t is one-hot at class t (K = T = 64).
+  const size = 32, P = 4, G = 8, T = 64, count = 4;
+  const images = new Uint8Array(count * 3 * size * size);
+  for (let i = 0; i < images.length; i++) {
+    const y = Math.floor(i / size) % size, x = i % size;
+    images[i] = 1 + Math.floor(y / P) * G + Math.floor(x / P);
+  }
+  const set: ImageBytes = { images, labels: new Uint8Array(count), count, size, channels: 3 };
+  const maps = new Float32Array(count * T * T);
+  for (let n = 0; n < count; n++) for (let t = 0; t < T; t++) maps[(n * T + t) * T + t] = 1;
+  const data = uploadDataset(gpu, set);
+  const teacher = uploadTeacherMaps(gpu, maps, { count, size, patch: P, classes: T });
+  const batcher = new GpuBatcher(gpu, data);
+  const order = Uint32Array.from([0, 1, 2, 3, 2, 1, 0, 3]);
+  batcher.setOrder(order);
+  for (const step of [5, 6, 7]) {
+    const request: BatchRequest = { batch: 8, first: 0, augment: true, seed: 11, step, mix: { mode: 'none' } };
+    const batch = batcher.encode(request);
+    const gathered = batcher.encodeTeacher(teacher);
+    const reads = [gpu.readback(batch.augmented), gpu.readback(gathered.storage)];
+    gpu.flush();
+    const [augmentedF, got] = await Promise.all(reads);
+    gpu.endStep();
+    const augmented = asU32(augmentedF);
+    const want = referenceTeacherBatch(maps, order, request, { size, patch: P, classes: T });
+    for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i] - want[i]) < 1e-6, `step ${step}: GPU ${got[i]} vs reference ${want[i]} at ${i}`);
+    for (let b = 0; b < 8; b++) {
+      for (let t = 0; t < T; t++) {
+        // Share of the token's in-image pixels that came from each source token.
+        const shares = new Float64Array(T);
+        let inside = 0;
+        for (let dy = 0; dy < P; dy++) for (let dx = 0; dx < P; dx++) {
+          const y = Math.floor(t / G) * P + dy, x = (t % G) * P + dx;
+          const v = augmented[b * 3 * size * size + y * size + x];
+          if (v > 0) { shares[v - 1]++; inside++; }
+        }
+        if (inside === 0) {
+          // A token shifted wholly into the padding keeps the nearest in-image token's label: still a distribution.
+          let sum = 0;
+          for (let k = 0; k < T; k++) sum += got[(b * T + t) * T + k];
+          assert.ok(Math.abs(sum - 1) < 1e-6, `step ${step} sample ${b} token ${t}: padding token's map sums to ${sum}`);
+          continue;
+        }
+        for (let k = 0; k < T; k++) {
+          const expected = shares[k] / inside;
+          assert.ok(Math.abs(got[(b * T + t) * T + k] - expected) < 1e-6, `step ${step} sample ${b} token ${t} class ${k}: ${got[(b * T + t) * T + k]} vs ${expected}`);
+        }
+      }
+    }
+  }
+  assert.deepEqual(gpu.errors, []);
 });

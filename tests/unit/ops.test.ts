@@ -10,6 +10,8 @@ const EXPECTED = [
   'matmul', 'matmul_transA', 'matmul_transB', 'matmul_batched', 'matmul_bias', 'add', 'scale', 'gelu', 'layernorm', 'softmax',
   'attention', 'attention_n65', 'soft_cross_entropy', 'patchify', 'embed_tokens', 'gather_token', 'mean_tokens', 'sum',
   'sum_squares', 'column_sum', 'adamw', 'clip_gradients', 'label_init', 'label_propagate',
+  'patch_tokens', 'swap_tokens', 'pool_regions', 'max_tokens', 'binary_cross_entropy', 'mean_pairwise_cosine', 'context_scores',
+  'loss_tokenmix_bce', 'loss_tokenmix_teacher_ce', 'loss_token_labeling', 'loss_diversepatch', 'loss_diversepatch_paper',
 ];
 
 let gpu: Gpu;

@@ -7,8 +7,9 @@ import { type DatasetSplits } from '../../src/data/dataset.ts';
 import { syntheticDataset } from '../../src/data/synthetic.ts';
 import { type Gpu } from '../../src/gpu/gpu.ts';
 import { openNodeGpu } from '../../src/gpu/node.ts';
-import { METHOD_NAMES } from '../../src/methods/index.ts';
-import { TrainingRun, type TrainConfig } from '../../src/train/trainer.ts';
+import { METHOD_NAMES, methodByName } from '../../src/methods/index.ts';
+import { Rng } from '../../src/nn/random.ts';
+import { type TeacherMaps, TrainingRun, type TrainConfig } from '../../src/train/trainer.ts';
 
 let gpu: Gpu;
 let data: DatasetSplits;
@@ -60,9 +61,22 @@ test('resuming from a weights-only file is refused', async () => {
   assert.throws(() => otherLr.restore(full, 'c.safetensors'), /c\.safetensors: made with another configuration.*lr 0\.002 there, 0\.001 here/);
 });
 
+/** Random per-token distributions for the `test` model's 4×4 grid: a stand-in teacher. */
+function randomTeacher(count: number): TeacherMaps {
+  const rng = new Rng(4);
+  const maps = new Float32Array(count * 16 * 10);
+  for (let r = 0; r < count * 16; r++) {
+    const w = Array.from({ length: 10 }, () => rng.next() ** 2);
+    const sum = w.reduce((a, b) => a + b, 0);
+    w.forEach((v, k) => (maps[r * 10 + k] = v / sum));
+  }
+  return { maps, patch: 8, classes: 10 };
+}
+
 test('every method trains a step; one submit per step, no buffers created after the first epoch', async () => {
   for (const method of METHOD_NAMES) {
-    const run = new TrainingRun(gpu, data, { ...small, method, epochs: 2 });
+    const teacher = methodByName(method).teacher ? randomTeacher(data.train.count) : undefined;
+    const run = new TrainingRun(gpu, data, { ...small, method, epochs: 2 }, { teacher });
     await run.runEpoch();
     const buffers = gpu.buffersCreated;
     const submits = gpu.submits;
@@ -94,4 +108,9 @@ test('bad configurations are refused with the reason', () => {
   assert.throws(() => new TrainingRun(gpu, data, { ...small, model: 'huge' }), /unknown model preset "huge"/);
   assert.throws(() => new TrainingRun(gpu, data, { ...small, batch: 200 }), /96 images, fewer than one batch of 200/);
   assert.throws(() => new TrainingRun(gpu, data, { ...small, smoothing: 1 }), /label smoothing must be in \[0, 1\)/);
+  assert.throws(() => new TrainingRun(gpu, data, { ...small, method: 'token-labeling' }), /method token-labeling needs a teacher.*--teacher/);
+  assert.throws(() => new TrainingRun(gpu, data, { ...small, method: 'token-labeling' }, { teacher: { ...randomTeacher(data.train.count), patch: 4 } }),
+    /teacher's maps are on a 8×8 token grid, the model's is 4×4/);
+  assert.throws(() => new TrainingRun(gpu, data, { ...small, method: 'tokenmix', tokenmixLoss: 'mse' as 'ce' }), /TokenMix loss must be "bce" or "ce"/);
+  assert.throws(() => new TrainingRun(gpu, data, { ...small, method: 'diversepatch', diversityWindow: 4 }), /odd number of tokens/);
 });

@@ -37,3 +37,20 @@ export function softCrossEntropyBackward(z: In, t: In, classes: number, dloss: n
   }
   return dz;
 }
+
+/**
+ * Binary cross-entropy with logits (torch BCEWithLogitsLoss, mean over all R·K entries):
+ * loss = mean of max(z,0) − t·z + log(1 + exp(−|z|)); correct_r = [argmax z_r = argmax t_r].
+ */
+export function binaryCrossEntropy(z: In, t: In, classes: number): { loss: number; correct: Vec } {
+  const rows = z.length / classes, correct = zeros(rows);
+  let loss = 0;
+  for (let i = 0; i < z.length; i++) loss += (Math.max(z[i], 0) - t[i] * z[i] + Math.log1p(Math.exp(-Math.abs(z[i])))) / z.length;
+  for (let r = 0, base = 0; r < rows; r++, base += classes) correct[r] = argmax(z, base, classes) === argmax(t, base, classes) ? 1 : 0;
+  return { loss, correct };
+}
+
+/** dz = dloss · (σ(z) − t) / (R·K). */
+export function binaryCrossEntropyBackward(z: In, t: In, dloss: number): Vec {
+  return Float64Array.from(z, (v, i) => (dloss * (1 / (1 + Math.exp(-v)) - t[i])) / z.length);
+}

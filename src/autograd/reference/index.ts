@@ -13,5 +13,6 @@ export * from './attention.ts';
 export * from './cross-entropy.ts';
 export * from './patch.ts';
 export * from './tokens.ts';
+export * from './diversity.ts';
 export * from './reduce.ts';
 export * from './optimizer.ts';

@@ -54,3 +54,64 @@ export function meanTokensBackward(dy: In, batch: number, tokens: number, dim: n
   }
   return dx;
 }
+
+/** y[b,t] = x[b,1+t]: x [B,N,D] → y [B,T,D]. */
+export function patchTokens(x: In, batch: number, tokens: number, dim: number): Vec {
+  const y = zeros(batch * (tokens - 1) * dim);
+  for (let b = 0; b < batch; b++) for (let t = 0; t + 1 < tokens; t++) for (let d = 0; d < dim; d++) {
+    y[(b * (tokens - 1) + t) * dim + d] = x[(b * tokens + 1 + t) * dim + d];
+  }
+  return y;
+}
+
+/** dx[b,0] = 0; dx[b,1+t] = dy[b,t]. */
+export function patchTokensBackward(dy: In, batch: number, tokens: number, dim: number): Vec {
+  const dx = zeros(batch * tokens * dim);
+  for (let b = 0; b < batch; b++) for (let t = 0; t + 1 < tokens; t++) for (let d = 0; d < dim; d++) {
+    dx[(b * tokens + 1 + t) * dim + d] = dy[(b * (tokens - 1) + t) * dim + d];
+  }
+  return dx;
+}
+
+/** y[b,t] = mask[t] ≠ 0 ? x[B−1−b,t] : x[b,t], x [B,T,C]. Its own inverse, hence also its own backward (applied to dy). */
+export function swapTokens(x: In, mask: In, batch: number, dim: number): Vec {
+  const tokens = mask.length, y = zeros(batch * tokens * dim);
+  for (let b = 0; b < batch; b++) for (let t = 0; t < tokens; t++) for (let d = 0; d < dim; d++) {
+    const from = mask[t] !== 0 ? batch - 1 - b : b;
+    y[(b * tokens + t) * dim + d] = x[(from * tokens + t) * dim + d];
+  }
+  return y;
+}
+
+/** y[b,0] = mean of x[b,t] over mask[t] = 0, y[b,1] = over mask[t] ≠ 0; an empty region gives 0. x [B,T,D] → y [B,2,D]. */
+export function poolRegions(x: In, mask: In, batch: number, dim: number): Vec {
+  const tokens = mask.length, y = zeros(batch * 2 * dim);
+  const size = [0, 0];
+  for (let t = 0; t < tokens; t++) size[mask[t] !== 0 ? 1 : 0]++;
+  for (let b = 0; b < batch; b++) for (let t = 0; t < tokens; t++) for (let d = 0; d < dim; d++) {
+    const r = mask[t] !== 0 ? 1 : 0;
+    y[(b * 2 + r) * dim + d] += x[(b * tokens + t) * dim + d] / size[r];
+  }
+  return y;
+}
+
+/** dx[b,t] = dy[b,r(t)] / |region r(t)|. */
+export function poolRegionsBackward(dy: In, mask: In, batch: number, dim: number): Vec {
+  const tokens = mask.length, dx = zeros(batch * tokens * dim);
+  const size = [0, 0];
+  for (let t = 0; t < tokens; t++) size[mask[t] !== 0 ? 1 : 0]++;
+  for (let b = 0; b < batch; b++) for (let t = 0; t < tokens; t++) for (let d = 0; d < dim; d++) {
+    const r = mask[t] !== 0 ? 1 : 0;
+    dx[(b * tokens + t) * dim + d] = dy[(b * 2 + r) * dim + d] / size[r];
+  }
+  return dx;
+}
+
+/** y[b,k] = max_t x[b,t,k]: x [B,T,K] → y [B,K]. Forward only. */
+export function maxTokens(x: In, batch: number, tokens: number, dim: number): Vec {
+  const y = zeros(batch * dim).fill(-Infinity);
+  for (let b = 0; b < batch; b++) for (let t = 0; t < tokens; t++) for (let d = 0; d < dim; d++) {
+    y[b * dim + d] = Math.max(y[b * dim + d], x[(b * tokens + t) * dim + d]);
+  }
+  return y;
+}
