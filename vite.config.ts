@@ -30,10 +30,19 @@ function nodeOnly(): Plugin {
   };
 }
 
+/**
+ * onnxruntime-web (the teacher, loaded by the worker with a dynamic import of
+ * 'onnxruntime-web/webgpu', its own chunk) finds its WebAssembly file with
+ * `new URL('ort-wasm-simd-threaded.asyncify.wasm', import.meta.url)`. The build emits the file as
+ * an asset next to the chunk and rewrites that URL to it, relative to the chunk (base './'), so a
+ * build served from any nested path finds it (the e2e test serves one from /some/nested/path/).
+ * The worker must be an ES module for the dynamic import to split. In dev, pre-bundling would move
+ * the module away from its .wasm file, so it is excluded from optimizeDeps.
+ */
 export default defineConfig({
   base: './',
   plugins: [nodeOnly(), wgsl()],
   worker: { format: 'es', plugins: () => [nodeOnly(), wgsl()] },
-  optimizeDeps: { exclude: ['webgpu'] },
+  optimizeDeps: { exclude: ['webgpu', 'onnxruntime-web'] },
   build: { target: 'es2022', outDir: 'dist', emptyOutDir: true },
 });

@@ -6,6 +6,8 @@
  *   runs         RunRecord, keyed by its id
  *   checkpoints  run id → safetensors bytes (./checkpoint.ts)
  *   datasets     'file' | 'cifar10' → StoredDataset
+ *   teacherMaps  teacherMapsKey(teacher SHA-256, training images' SHA-256) → StoredTeacherMaps: a
+ *                teacher's dense maps of a training split, computed once (version 2)
  *
  * Also the run exports behind the page's download buttons (JSON, CSV) and newRunId().
  */
@@ -14,10 +16,11 @@ import { type CurvePoint, type RunConfig } from './protocol.ts';
 import { type EpochResult } from './trainer.ts';
 
 export const DATABASE = 'labelflow';
-const VERSION = 1;
+const VERSION = 2;
 const RUNS = 'runs';
 const CHECKPOINTS = 'checkpoints';
 const DATASETS = 'datasets';
+const TEACHER_MAPS = 'teacherMaps';
 
 export interface RunRecord {
   id: string;
@@ -37,6 +40,8 @@ export interface RunRecord {
   /** Step of the checkpoint in the checkpoints store, when there is one. */
   checkpointStep?: number;
   error?: string;
+  /** The teacher a teacher method trained with: its file name and the SHA-256 of its bytes (its maps are cached under it). */
+  teacher?: { name: string; sha256: string };
 }
 
 /** A dataset as loaded, in the web format (src/data/webformat.ts; an empty split is a valid file of 0 images). */
@@ -47,6 +52,26 @@ export interface StoredDataset {
 }
 
 export type DatasetKey = 'file' | 'cifar10';
+
+/** A teacher's per-token class probabilities of every image of a training split, [images, tokens, classes]. */
+export interface StoredTeacherMaps {
+  maps: Float32Array;
+  images: number;
+  tokens: number;
+  classes: number;
+  /** The teacher's file name when the maps were computed, and the provider that computed them. */
+  name: string;
+  provider: string;
+  createdAt: number;
+}
+
+/** Changes whenever what stored maps hold changes (normalisation, softmax, layout): old entries are then never read. */
+const TEACHER_MAPS_FORMAT = 'maps-v1';
+
+/** The key of a teacher's maps of a set of images: the teacher's bytes and the images' pixels (with their shape), each by SHA-256. */
+export function teacherMapsKey(teacherSha256: string, imagesSha256: string): string {
+  return `${TEACHER_MAPS_FORMAT}:${teacherSha256}:${imagesSha256}`;
+}
 
 export interface BrowserStore {
   /** Newest first (by createdAt). */
@@ -60,6 +85,8 @@ export interface BrowserStore {
   getDataset(key: DatasetKey): Promise<StoredDataset | undefined>;
   putDataset(key: DatasetKey, value: StoredDataset): Promise<void>;
   clearDataset(key: DatasetKey): Promise<void>;
+  getTeacherMaps(key: string): Promise<StoredTeacherMaps | undefined>;
+  putTeacherMaps(key: string, value: StoredTeacherMaps): Promise<void>;
   close(): void;
 }
 
@@ -89,6 +116,9 @@ export async function openStore(factory: IDBFactory = indexedDB): Promise<Browse
     putDataset: (key, value) => write([DATASETS], `dataset "${key}"`, value.train.length + value.test.length, (tx) =>
       tx.objectStore(DATASETS).put({ summary: value.summary, train: ownBytes(value.train), test: ownBytes(value.test) }, key)),
     clearDataset: (key) => write([DATASETS], `the removal of dataset "${key}"`, 0, (tx) => tx.objectStore(DATASETS).delete(key)),
+    getTeacherMaps: (key) => read<StoredTeacherMaps>(TEACHER_MAPS, key),
+    putTeacherMaps: (key, value) => write([TEACHER_MAPS], `the teacher maps of ${value.name}`, value.maps.byteLength, (tx) =>
+      tx.objectStore(TEACHER_MAPS).put({ ...value, maps: ownFloats(value.maps) }, key)),
     close: () => db.close(),
   };
 }
@@ -101,6 +131,7 @@ function openDatabase(factory: IDBFactory): Promise<IDBDatabase> {
       if (!db.objectStoreNames.contains(RUNS)) db.createObjectStore(RUNS, { keyPath: 'id' });
       if (!db.objectStoreNames.contains(CHECKPOINTS)) db.createObjectStore(CHECKPOINTS);
       if (!db.objectStoreNames.contains(DATASETS)) db.createObjectStore(DATASETS);
+      if (!db.objectStoreNames.contains(TEACHER_MAPS)) db.createObjectStore(TEACHER_MAPS);
     };
     open.onsuccess = () => resolve(open.result);
     open.onerror = () => reject(new Error(`browser storage: cannot open the "${DATABASE}" database (${open.error?.message ?? 'unknown error'})`));
@@ -141,6 +172,10 @@ function megabytes(bytes: number): string {
  */
 function ownBytes(bytes: Uint8Array): Uint8Array {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+}
+
+function ownFloats(values: Float32Array): Float32Array {
+  return values.byteOffset === 0 && values.byteLength === values.buffer.byteLength ? values : values.slice();
 }
 
 // ------------------------------------------------------------------ ids and exports

@@ -44,7 +44,7 @@ function forwardFloats(c: VitConfig, b: number): { floats: number; largest: { fl
   return { floats: c.depth * perBlock + embed + rows * c.dim * 2 + b * c.classes * 4, largest };
 }
 
-export function planMemory(c: VitConfig, o: { batch: number; evalBatch: number; trainImages: number; testImages: number }): MemoryPlan {
+export function planMemory(c: VitConfig, o: { batch: number; evalBatch: number; trainImages: number; testImages: number; teacher?: boolean }): MemoryPlan {
   const parameters = vitParamSpecs(c, 0).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
   const train = forwardFloats(c, o.batch);
   const evaluation = forwardFloats(c, o.evalBatch);
@@ -54,6 +54,8 @@ export function planMemory(c: VitConfig, o: { batch: number; evalBatch: number; 
     datasets: (o.trainImages + o.testImages) * (imageBytes + 4),
     activations: 4 * 2 * train.floats,
     evaluation: 4 * evaluation.floats,
+    /** A teacher method's maps [trainImages, T, K] f32. */
+    teacher: o.teacher ? 4 * o.trainImages * (c.imageSize / c.patch) ** 2 * c.classes : 0,
   };
   const largestBuffers = [
     { bytes: 4 * parameters, what: `parameter arena (${parameters.toLocaleString('en-US')} floats)` },
@@ -63,7 +65,7 @@ export function planMemory(c: VitConfig, o: { batch: number; evalBatch: number; 
   const largest = largestBuffers.reduce((a, x) => (x.bytes > a.bytes ? x : a));
   // The pool reuses buffers of equal size only: evaluation shares training's when the batches are equal.
   const steps = o.batch === o.evalBatch ? Math.max(parts.activations, parts.evaluation) : parts.activations + parts.evaluation;
-  return { parameters, largest, parts, total: parts.parameters + parts.datasets + steps };
+  return { parameters, largest, parts, total: parts.parameters + parts.datasets + parts.teacher + steps };
 }
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 2 : 0)} MiB`;

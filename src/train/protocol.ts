@@ -2,9 +2,11 @@
  * Messages between the playground page (src/ui/) and its training worker (src/train/worker.ts),
  * and the read-outs the worker sends for the live views. Structured-cloneable data only.
  *
- * Page → worker: load a dataset, start or resume a run, pause, resume, one step, reset, which views
- * are on screen. Worker → page: dataset progress, the run's state, loss/lr/throughput points, epoch
- * results with test predictions, view snapshots, checkpoints saved, device loss and recovery, errors.
+ * Page → worker: load a dataset, start or resume a run (with the teacher file of a teacher method),
+ * pause, resume, one step, reset, which views are on screen. Worker → page: dataset progress, teacher
+ * maps progress and where they came from, the run's state, loss/lr/throughput points, epoch results
+ * with test predictions, view snapshots (with TokenMix's mask parts and the teacher's maps),
+ * checkpoints saved, device loss and recovery, errors.
  */
 import { type DatasetSummary } from '../data/dataset.ts';
 import { type AdapterReport } from '../gpu/device.ts';
@@ -37,8 +39,11 @@ export interface ViewRequest {
 }
 
 export type ToWorker =
-  /** Starts run `runId`; with resume, from its latest checkpoint in browser storage. */
-  | { type: 'start'; runId: string; config: RunConfig; resume: boolean; dataUrl: string }
+  /**
+   * Starts run `runId`; with resume, from its latest checkpoint in browser storage. `teacher`: the
+   * ONNX file picked for a teacher method (on resume it may be left out when its maps are cached).
+   */
+  | { type: 'start'; runId: string; config: RunConfig; resume: boolean; dataUrl: string; teacher?: File }
   | { type: 'pause' }
   | { type: 'resume' }
   /** One training step, then paused. */
@@ -72,10 +77,39 @@ export interface FluctuationView {
   rhoMinusLambda: Float32Array;
 }
 
+/** TokenMix's token mask, the same for the whole batch: the connected parts of the partner's tokens. */
+export interface TokenMixView {
+  /** [G²]: the part (0 … count − 1, in row-major order of first token) of each partner token; −1 for the own image's tokens. */
+  parts: Int32Array;
+  /** Number of connected parts (4-neighbourhood). */
+  count: number;
+  /** Partner tokens, and their share of the G² tokens (1 − λ). */
+  tokens: number;
+  share: number;
+}
+
+/** The teacher's dense maps of the sent samples' own (augmented, unmixed) images. */
+export interface TeacherView {
+  tokens: number;
+  classes: number;
+  /** [samples × T]: the class the teacher ranks first at each token, and its probability. */
+  argmax: Uint8Array;
+  confidence: Float32Array;
+  /** [samples × T]: the teacher's probability of the sample's own (ground-truth) class at each token. */
+  groundTruth: Float32Array;
+  /**
+   * [samples] TokenMix with a teacher: ρ_own, the share of the own image's ground-truth-class map
+   * (normalised to sum 1) on the tokens the mask leaves to it; what its CLS target weights it by.
+   */
+  kept?: Float32Array;
+}
+
 export interface Snapshot {
   step: number;
   epoch: number;
   mix: MixKind;
+  /** Where the mix happened: 'pixels' (the images are mixed) or 'embeddings' (MixToken: the images are not; patch embeddings are swapped in the model). */
+  at: 'pixels' | 'embeddings';
   /** λ: share of the own image by area (1 when unmixed). */
   lambda: number;
   /** Half-open pixel box [y0, y1) × [x0, x1) pasted from the partner, when the mix has one. */
@@ -103,6 +137,30 @@ export interface Snapshot {
   attention?: { sample: number; heads: number; layers: Float32Array[] };
   /** Mean pairwise cosine similarity of patch tokens, [depth + 1]: after the embedding and after each block. */
   smoothing?: Float32Array;
+  /** TokenMix: the mask's connected parts. */
+  tokenMix?: TokenMixView;
+  /** Teacher methods: the teacher's maps of the sent samples. */
+  teacher?: TeacherView;
+}
+
+/** Which ONNX Runtime execution provider ran a teacher. */
+export type TeacherProvider = 'webgpu' | 'wasm';
+
+/** A teacher's maps, ready for a run: where they came from. */
+export interface TeacherReport {
+  /** The file name, and the SHA-256 (hex) of its bytes. */
+  name: string;
+  sha256: string;
+  /** The execution provider that computed the maps (absent when they came from browser storage). */
+  provider?: TeacherProvider;
+  /** Why WebGPU was not used, when the maps were computed with the WASM provider. */
+  fallback?: string;
+  /** True when the maps were read from browser storage. */
+  cached: boolean;
+  images: number;
+  tokens: number;
+  classes: number;
+  seconds: number;
 }
 
 /** After every epoch: the curves' epoch point and what the test split says. */
@@ -130,6 +188,9 @@ export type FromWorker =
   | { type: 'dataset-progress'; done: number; total: number; what: string }
   | { type: 'dataset-loaded'; kind: DatasetKind; summary: DatasetSummary }
   | { type: 'dataset-error'; message: string }
+  /** Computing a teacher's maps of the training split (done, total images). */
+  | { type: 'teacher-progress'; done: number; total: number; what: string }
+  | { type: 'teacher-ready'; teacher: TeacherReport }
   | { type: 'started'; info: RunInfo }
   | { type: 'curve'; point: CurvePoint }
   | { type: 'epoch'; report: EpochReport }

@@ -4,9 +4,9 @@
  * a few hundred kilobytes, done in the worker, never in the step.
  */
 import { CIFAR10_MEAN, CIFAR10_STD, type ImageSet } from '../data/dataset.ts';
-import { gridOf } from '../methods/mixing.ts';
+import { gridOf, maskParts } from '../methods/mixing.ts';
 import { type VitConfig } from '../nn/presets.ts';
-import { type EpochReport, type Snapshot } from './protocol.ts';
+import { type EpochReport, type Snapshot, type TeacherView, type TokenMixView } from './protocol.ts';
 import { type EpochResult, type StepSnapshot } from './trainer.ts';
 
 /** CHW planes [n, 3, S, S] → RGBA [n, S, S, 4], each value mapped to a byte by `toByte(value, channel)`. */
@@ -65,14 +65,59 @@ export function meanPatchCosine(tokens: Float32Array, n: number, d: number, offs
   return (sq - t) / (t * (t - 1));
 }
 
+/** A token mask [G²] (non-zero = the partner's token) as its connected parts, numbered in row-major order of their first token. */
+export function tokenMixView(mask: ArrayLike<number>, grid: number): TokenMixView {
+  const parts = maskParts(mask, grid);
+  let count = 0;
+  let tokens = 0;
+  for (const p of parts) {
+    if (p >= 0) tokens++;
+    count = Math.max(count, p + 1);
+  }
+  return { parts, count, tokens, share: tokens / (grid * grid) };
+}
+
+/**
+ * The teacher's maps [samples, T, K] (per-token class probabilities) as the view draws them:
+ * each token's first class and its probability, and the probability of the sample's own label.
+ * With `mask` (TokenMix, [T], non-zero = partner), also ρ_own = Σ_t (1 − m_t)·p_t / Σ_t p_t of the
+ * ground-truth-class map p, as shaders/labels.wgsl content_targets computes it.
+ */
+export function teacherView(maps: Float32Array, labels: ArrayLike<number>, samples: number, tokens: number, classes: number, mask?: ArrayLike<number>): TeacherView {
+  const T = tokens;
+  const K = classes;
+  const argmax = new Uint8Array(samples * T);
+  const confidence = new Float32Array(samples * T);
+  const groundTruth = new Float32Array(samples * T);
+  const kept = mask ? new Float32Array(samples) : undefined;
+  for (let i = 0; i < samples; i++) {
+    const y = labels[i];
+    let total = 0;
+    let own = 0;
+    for (let t = 0; t < T; t++) {
+      const at = (i * T + t) * K;
+      let best = 0;
+      for (let k = 1; k < K; k++) if (maps[at + k] > maps[at + best]) best = k;
+      argmax[i * T + t] = best;
+      confidence[i * T + t] = maps[at + best];
+      const p = (groundTruth[i * T + t] = maps[at + y]);
+      total += p;
+      if (mask && !mask[t]) own += p;
+    }
+    if (kept) kept[i] = total > 0 ? own / total : NaN;
+  }
+  return { tokens: T, classes: K, argmax, confidence, groundTruth, kept };
+}
+
 export function toViewSnapshot(raw: StepSnapshot, vit: VitConfig, classes: readonly string[]): Snapshot {
   const K = vit.classes;
   const n = raw.samples;
   const B = raw.batch;
   const N = (vit.imageSize / vit.patch) ** 2 + 1;
   const lambda = raw.mix.ownShare;
+  const grid = gridOf(vit);
   const snapshot: Snapshot = {
-    step: raw.step, epoch: raw.epoch, mix: raw.mix.kind, lambda, box: raw.mix.box, grid: gridOf(vit), imageSize: vit.imageSize,
+    step: raw.step, epoch: raw.epoch, mix: raw.mix.kind, at: raw.mix.at ?? 'pixels', lambda, box: raw.mix.box, grid, imageSize: vit.imageSize,
     classes, samples: n, batch: B,
     rgba: unnormalizeToRgba(raw.images, n, vit.imageSize),
     labels: Uint8Array.from(raw.labels.subarray(0, n)),
@@ -81,6 +126,11 @@ export function toViewSnapshot(raw: StepSnapshot, vit: VitConfig, classes: reado
     targets: raw.targets,
     predictions: softmaxRows(raw.logits, K),
   };
+  const mask = raw.mix.kind === 'tokenmix'
+    ? (raw.mix.plan.mode === 'tokens' ? raw.mix.plan.mask : Uint8Array.from(raw.mix.partnerShare, (v) => (v >= 0.5 ? 1 : 0)))
+    : undefined;
+  if (mask) snapshot.tokenMix = tokenMixView(mask, grid);
+  if (raw.teacher) snapshot.teacher = teacherView(raw.teacher, raw.labels, n, grid * grid, K, mask);
   if (raw.fluctuation) {
     const final = raw.fluctuation[raw.fluctuation.length - 1];
     snapshot.fluctuation = {

@@ -8,19 +8,32 @@
  * view data only every `views.every` steps and only for the views on screen. Checkpoints go to
  * browser storage on pause, at every epoch's end, at the end of the run, and every two minutes
  * of training, so a reload or a lost device resumes from the latest one.
+ *
+ * Teacher methods (Token Labeling, TokenMix with a teacher): the page sends the picked ONNX file;
+ * the worker runs it once over the training split with ONNX Runtime Web (the WebGPU execution
+ * provider, the WASM one when WebGPU fails; it says which ran), keeps the maps in browser storage
+ * under the teacher's SHA-256 and the training images' SHA-256, and hands them to TrainingRun. A
+ * resumed run finds its teacher's maps there by the SHA-256 in its record, without the file.
  */
-import { type DatasetSplits, limitImageSet, summarize } from '../data/dataset.ts';
+import { type DatasetSplits, type ImageSet, limitImageSet, summarize } from '../data/dataset.ts';
 import { browserImageDecoder } from '../data/imagefolder-web.ts';
 import { loadArchive, loadPrepared } from '../data/load-web.ts';
 import { syntheticDataset } from '../data/synthetic.ts';
 import { decodeWebSplit, encodeWebSplit } from '../data/webformat.ts';
+import { sha256Hex } from '../data/sha256.ts';
 import { adapterName, NoWebGPUError, openDevice } from '../gpu/device.ts';
 import { Gpu } from '../gpu/gpu.ts';
-import { type BrowserStore, type DatasetKey, openStore, type RunRecord } from './browser-store.ts';
+import { methodByName } from '../methods/index.ts';
+import { type VitConfig } from '../nn/presets.ts';
+import { loadTeacher, runTeacher, type Teacher } from '../teacher/teacher.ts';
+import { type BrowserStore, type DatasetKey, openStore, type RunRecord, type StoredTeacherMaps, teacherMapsKey } from './browser-store.ts';
 import { checkFits, planMemory } from './memory.ts';
-import { type CurvePoint, type DatasetKind, type FromWorker, type RunConfig, type RunState, type ToWorker, type ViewRequest } from './protocol.ts';
+import {
+  type CurvePoint, type DatasetKind, type FromWorker, type RunConfig, type RunState, type TeacherProvider, type TeacherReport, type ToWorker,
+  type ViewRequest,
+} from './protocol.ts';
 import { epochReport, toViewSnapshot } from './snapshot.ts';
-import { TrainingRun, vitConfigOf } from './trainer.ts';
+import { type TeacherMaps, TrainingRun, vitConfigOf } from './trainer.ts';
 
 const CHECKPOINT_EVERY_MS = 120_000;
 const MAX_IN_FLIGHT = 1;
@@ -30,6 +43,8 @@ interface Session {
   runId: string;
   config: RunConfig;
   dataUrl: string;
+  /** The picked teacher file, kept for a restart after a lost device. */
+  teacherFile?: File;
   gpu: Gpu;
   run: TrainingRun;
   data: DatasetSplits;
@@ -58,7 +73,7 @@ const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
 self.onmessage = (ev: MessageEvent<ToWorker>) => {
   const m = ev.data;
   switch (m.type) {
-    case 'start': return void start(m.runId, m.config, m.resume, m.dataUrl);
+    case 'start': return void start(m.runId, m.config, m.resume, m.dataUrl, m.teacher);
     case 'pause':
       want = 'pause';
       if (!looping && session) setState(session.run.complete ? 'done' : 'paused');
@@ -138,6 +153,126 @@ async function loadFile(file: File) {
   }
 }
 
+// ------------------------------------------------------------------ teacher
+
+/** The hint every "no teacher" message ends with: where the control is and where a teacher comes from. */
+const PICK_TEACHER = 'pick its .onnx file with "teacher (.onnx)" under Training (export one from a trained run under Runs → "teacher (dense)")';
+/** Images per ONNX Runtime run. */
+const TEACHER_BATCH = 64;
+
+/** The last teacher maps used, by their storage key (a restart after a lost device needs them again). */
+let lastTeacher: { key: string; maps: TeacherMaps; report: TeacherReport } | undefined;
+const imageDigests = new WeakMap<Uint8Array, string>();
+
+const hex = (buffer: ArrayBuffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, '0')).join('');
+
+/** Hex SHA-256: WebCrypto where there is one (native, fast on a 150 MB split), else the synchronous one. */
+async function sha256(bytes: Uint8Array): Promise<string> {
+  if (globalThis.crypto?.subtle) return hex(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
+  return sha256Hex(bytes);
+}
+
+/** The training images' identity: their shape and the SHA-256 of their pixels (another subset, order or dataset is another key). */
+async function imagesIdentity(set: ImageSet): Promise<string> {
+  let digest = imageDigests.get(set.images);
+  if (!digest) imageDigests.set(set.images, (digest = await sha256(set.images)));
+  return `${set.count}x${set.channels}x${set.size}x${set.size}-${digest}`;
+}
+
+/**
+ * The teacher maps of this run's training split, or undefined when its method needs none: from
+ * memory, from browser storage, or computed from the picked file (and then stored). A resumed run
+ * without a file looks up the teacher its record names.
+ */
+async function teacherFor(config: RunConfig, vit: VitConfig, train: ImageSet, file: File | undefined, record: RunRecord | undefined): Promise<{ maps: TeacherMaps; report: TeacherReport } | undefined> {
+  if (!methodByName(config.method).teacher) return undefined;
+  let bytes: Uint8Array | undefined;
+  let name: string;
+  let digest: string;
+  if (file) {
+    bytes = new Uint8Array(await file.arrayBuffer());
+    name = file.name;
+    digest = await sha256(bytes);
+    if (record?.teacher && record.teacher.sha256 !== digest) {
+      throw new Error(`this run was trained with the teacher ${record.teacher.name} (SHA-256 ${record.teacher.sha256.slice(0, 12)}…); ` +
+        `${file.name} is a different file (${digest.slice(0, 12)}…): pick ${record.teacher.name} with "teacher (.onnx)" under Training to resume it`);
+    }
+  } else if (record?.teacher) {
+    ({ name, sha256: digest } = record.teacher);
+  } else {
+    throw new Error(`method ${config.method} needs a teacher: ${PICK_TEACHER}`);
+  }
+  const key = teacherMapsKey(digest, await imagesIdentity(train));
+  if (lastTeacher?.key === key) return { maps: lastTeacher.maps, report: { ...lastTeacher.report, cached: true, seconds: 0 } };
+
+  const t0 = performance.now();
+  const db = await store();
+  const stored = await db.getTeacherMaps(key);
+  let entry: StoredTeacherMaps;
+  let report: TeacherReport;
+  if (stored && stored.images === train.count && stored.maps.length === stored.images * stored.tokens * stored.classes) {
+    entry = stored;
+    report = { name, sha256: digest, cached: true, images: stored.images, tokens: stored.tokens, classes: stored.classes, seconds: (performance.now() - t0) / 1000 };
+  } else {
+    if (!bytes) {
+      throw new Error(`this run was trained with the teacher ${name}, whose maps of this training split are not in browser storage: ` +
+        `pick ${name} with "teacher (.onnx)" under Training to resume it`);
+    }
+    const computed = await computeTeacherMaps(bytes, name, vit, train);
+    entry = { maps: computed.maps, images: train.count, tokens: computed.tokens, classes: computed.classes, name, provider: computed.provider, createdAt: Date.now() };
+    await db.putTeacherMaps(key, entry);
+    report = {
+      name, sha256: digest, provider: computed.provider, fallback: computed.fallback, cached: false, images: train.count,
+      tokens: computed.tokens, classes: computed.classes, seconds: (performance.now() - t0) / 1000,
+    };
+  }
+  const maps: TeacherMaps = { maps: entry.maps, patch: vit.imageSize / Math.sqrt(entry.tokens), classes: entry.classes };
+  lastTeacher = { key, maps, report };
+  return { maps, report };
+}
+
+/**
+ * Runs the teacher over the training images with ONNX Runtime Web: the WebGPU execution provider
+ * first, the WASM one when WebGPU cannot load or run the model (and why is reported).
+ */
+async function computeTeacherMaps(bytes: Uint8Array, name: string, vit: VitConfig, train: ImageSet):
+  Promise<{ maps: Float32Array; tokens: number; classes: number; provider: TeacherProvider; fallback?: string }> {
+  const what = (provider: string) => `teacher ${name}: maps of ${train.count.toLocaleString('en-US')} training images (${provider})`;
+  setState('loading', `loading ONNX Runtime for the teacher ${name}`);
+  // Its own chunk: only teacher runs load ONNX Runtime (and its WebAssembly file).
+  const ort = await import('onnxruntime-web/webgpu');
+  // Threads need a cross-origin-isolated page; one thread also keeps ORT from spawning workers by its bundle's file name.
+  ort.env.wasm.numThreads = 1;
+  ort.env.logLevel = 'error';
+  const images = { images: train.images, count: train.count, size: train.size, channels: train.channels };
+  const attempt = async (provider: TeacherProvider) => {
+    setState('loading', `computing the teacher's maps with ONNX Runtime's ${provider === 'webgpu' ? 'WebGPU' : 'WASM'} execution provider`);
+    let teacher: Teacher | undefined;
+    try {
+      teacher = await loadTeacher(ort, bytes, { executionProviders: [provider], sessionOptions: { logSeverityLevel: 3 }, student: vit, name });
+      return await runTeacher(teacher, images, {
+        batch: TEACHER_BATCH,
+        onProgress: (done, total) => post({ type: 'teacher-progress', done, total, what: what(provider === 'webgpu' ? 'WebGPU' : 'WASM') }),
+      });
+    } finally {
+      await teacher?.session.release().catch(() => undefined);
+    }
+  };
+  let fallback: string | undefined;
+  if (typeof navigator !== 'undefined' && navigator.gpu) {
+    try {
+      return { ...(await attempt('webgpu')), provider: 'webgpu' };
+    } catch (e) {
+      fallback = messageOf(e);
+    }
+  } else fallback = 'this worker has no navigator.gpu';
+  try {
+    return { ...(await attempt('wasm')), provider: 'wasm', fallback };
+  } catch (e) {
+    throw new Error(`${messageOf(e)}${fallback ? ` (WebGPU execution provider: ${fallback})` : ''}`);
+  }
+}
+
 // ------------------------------------------------------------------ runs
 
 async function stopSession() {
@@ -153,40 +288,44 @@ async function reset() {
   setState('idle');
 }
 
-function newRecord(runId: string, config: RunConfig, run: TrainingRun): RunRecord {
+function newRecord(runId: string, config: RunConfig, run: TrainingRun, teacher?: TeacherReport): RunRecord {
   const now = Date.now();
   return {
     id: runId, name: `${config.method} · ${config.model} · seed ${config.seed}`, config, createdAt: now, updatedAt: now,
     state: 'paused', step: 0, epoch: 0, totalSteps: run.totalSteps, adapter: adapterName(run.adapter), points: [], epochs: [],
+    ...(teacher ? { teacher: { name: teacher.name, sha256: teacher.sha256 } } : {}),
   };
 }
 
 /** Opens a device and builds the run (from its checkpoint with `resume`), then trains. */
-async function start(runId: string, config: RunConfig, resume: boolean, dataUrl: string, recoveries = 0) {
+async function start(runId: string, config: RunConfig, resume: boolean, dataUrl: string, teacherFile?: File, recoveries = 0) {
   try {
     await stopSession();
     setState('loading');
     const data = await datasetFor(config, dataUrl);
     post({ type: 'dataset-loaded', kind: config.dataset as DatasetKind, summary: summarize(data) });
-    setState('starting');
     const vit = vitConfigOf(config);
+    const db = await store();
+    let record = resume ? await db.getRun(runId) : undefined;
+    const teacher = await teacherFor(config, vit, data.train, teacherFile, record);
+    if (teacher) post({ type: 'teacher-ready', teacher: teacher.report });
+    setState('starting');
     const { device, report } = await openDevice(navigator.gpu);
     try {
-      checkFits(planMemory(vit, { batch: config.batch, evalBatch: config.evalBatch, trainImages: data.train.count, testImages: data.test.count }), report.limits);
+      checkFits(planMemory(vit, { batch: config.batch, evalBatch: config.evalBatch, trainImages: data.train.count, testImages: data.test.count,
+        teacher: methodByName(config.method).teacher }), report.limits);
     } catch (e) {
       device.destroy();
       throw e;
     }
     const gpu = new Gpu(device, report);
     device.pushErrorScope('out-of-memory');
-    const run = new TrainingRun(gpu, data, config, 5);
+    const run = new TrainingRun(gpu, data, config, { readEvery: 5, teacher: teacher?.maps });
     const oom = await device.popErrorScope();
     if (oom) {
       device.destroy();
       throw new Error(`the GPU ran out of memory while allocating this run (${oom.message}); use a smaller batch or model`);
     }
-    const db = await store();
-    let record = resume ? await db.getRun(runId) : undefined;
     if (resume) {
       const bytes = await db.getCheckpoint(runId);
       if (bytes) run.restore(bytes, 'the saved checkpoint');
@@ -196,12 +335,13 @@ async function start(runId: string, config: RunConfig, resume: boolean, dataUrl:
       record.epochs = [...run.history];
       record.step = run.step;
       record.epoch = run.epoch;
-    } else record = newRecord(runId, config, run);
+    } else record = newRecord(runId, config, run, teacher?.report);
+    if (teacher && !record.teacher) record.teacher = { name: teacher.report.name, sha256: teacher.report.sha256 };
     record.adapter = adapterName(report);
     await db.putRun(record);
     const sum = run.stepInEpoch > 0 ? await run.epochLossSum() : 0;
     session = {
-      runId, config, dataUrl, gpu, run, data, record, lastRead: { step: run.step, epoch: run.epoch, sum }, epochClock: { seconds: 0, steps: 0 },
+      runId, config, dataUrl, teacherFile, gpu, run, data, record, lastRead: { step: run.step, epoch: run.epoch, sum }, epochClock: { seconds: 0, steps: 0 },
       lastCheckpointAt: performance.now(), recoveries,
     };
     post({
@@ -348,7 +488,7 @@ async function failed(s: Session, e: unknown) {
     post({ type: 'device-lost', message: s.gpu.lost });
     setState('recovering', `the GPU device was lost (${s.gpu.lost}); opening a new one and resuming from step ${s.record.checkpointStep ?? 0}`);
     session = undefined;
-    void start(s.runId, s.config, true, s.dataUrl, s.recoveries + 1);
+    void start(s.runId, s.config, true, s.dataUrl, s.teacherFile, s.recoveries + 1);
     return;
   }
   s.record.state = 'error';

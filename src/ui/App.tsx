@@ -105,7 +105,9 @@ function Views() {
       <Section title="Curves" note="Tick runs under Runs to overlay them.">
         <CurvesView runs={[...current, ...overlaid]} />
       </Section>
-      <Section title="Mixed batch" view="batch" note="What the model sees: each mixed image, its per-token label map (blue own image, orange partner) and the target the loss used.">
+      <Section title="Mixed batch" view="batch" note={<>What the model sees: each mixed image, its per-token label map (blue own image, orange partner) and the target the loss used.
+        TokenMix: the mask's connected parts, each in its colour; MixToken (Token Labeling): the token box where the partner's patch embeddings are swapped in (the images are not mixed);
+        teacher methods: the teacher's dense maps of each sample.</>}>
         {snapshot ? <MixedBatchView snapshot={snapshot} /> : waiting}
       </Section>
       <Section title="Token fluctuation" view="fluctuation" note="Each token's share of its own image after every block, propagated through the attention (TL-Align's read-out, computed for every spatial mix); the CLS share ρ against the area ratio λ.">

@@ -1,11 +1,15 @@
-/** The run's configuration (every field mirrored in the URL) and Train / Pause / Resume / Step / Reset. */
-import { type ChangeEvent, type DragEvent, useState } from 'react';
+/**
+ * The run's configuration (every field mirrored in the URL), the options of the chosen method and,
+ * for a teacher method, the teacher's ONNX file; Train / Pause / Resume / Step / Reset.
+ */
+import { type ChangeEvent, type DragEvent, type ReactNode, useState } from 'react';
 import { METHODS } from '../methods/index.ts';
 import { PRESETS, type VitConfig } from '../nn/presets.ts';
 import { type DatasetKind, type RunConfig } from '../train/protocol.ts';
 import { vitConfigOf } from '../train/trainer.ts';
 import { vitParamSpecs } from '../nn/vit.ts';
-import { useStore } from './store.ts';
+import { needsTeacher, TEACHER_CONTROL, useStore } from './store.ts';
+import { configProblem } from './url-config.ts';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 const PRESET_NAMES = Object.keys(PRESETS);
@@ -13,16 +17,19 @@ const parameterCount = (c: VitConfig) => vitParamSpecs(c, 0).reduce((n, s) => n 
 
 const OVERRIDES: [keyof VitConfig, string][] = [['dim', 'width'], ['depth', 'depth'], ['heads', 'heads'], ['patch', 'patch'], ['mlpDim', 'MLP']];
 
+type NumberInput = (key: keyof RunConfig, label: ReactNode, o?: { min?: number; max?: number; step?: number; optional?: boolean; title?: string }) => ReactNode;
+
 export function Controls() {
   const { config: c, state, setConfig } = useStore();
   const busy = state === 'loading' || state === 'starting' || state === 'running' || state === 'pausing' || state === 'recovering';
-  const num = (key: keyof RunConfig, label: string, o: { min?: number; step?: number; optional?: boolean } = {}) => (
-    <label>{label}
-      <input type="number" name={key} min={o.min ?? 0} step={o.step ?? 1} disabled={busy}
+  const num: NumberInput = (key, label, o = {}) => (
+    <label title={o.title}>{label}
+      <input type="number" name={key} min={o.min ?? 0} max={o.max} step={o.step ?? 1} disabled={busy}
         value={(c[key] as number | undefined) ?? ''} placeholder={o.optional ? 'all' : undefined}
         onChange={(e) => setConfig({ [key]: e.target.value === '' && o.optional ? undefined : Number(e.target.value) })} />
     </label>
   );
+  const problem = configProblem(c);
   let vit: VitConfig | undefined;
   let modelError: string | undefined;
   try {
@@ -76,8 +83,10 @@ export function Controls() {
           {num('smoothing', 'label smoothing', { step: 0.05 })}
           {num('weightDecay', 'weight decay', { step: 0.01 })}
         </div>
+        <MethodOptions num={num} />
       </fieldset>
-      <Buttons />
+      {problem && !modelError && <p role="alert" className="error" data-testid="config-error">This configuration cannot be trained: {problem}</p>}
+      <Buttons blocked={!!problem} />
     </form>
   );
 }
@@ -139,16 +148,89 @@ function DatasetControls({ busy }: { busy: boolean }) {
   );
 }
 
-function Buttons() {
+/**
+ * The options of the chosen method (src/methods/method.ts MethodOptions; checked like every
+ * field, by resolveConfig) and, for a teacher method, the teacher file.
+ */
+function MethodOptions({ num }: { num: NumberInput }) {
+  const { config: c, setConfig } = useStore();
+  const choice = <K extends 'tokenmixMask' | 'tokenmixLoss'>(key: K, label: string, options: [RunConfig[K], string][]) => (
+    <label>{label}
+      <select name={key} value={c[key]} onChange={(e) => setConfig({ [key]: e.target.value })}>
+        {options.map(([value, text]) => <option key={value} value={value}>{text}</option>)}
+      </select>
+    </label>
+  );
+  const rows: Record<string, ReactNode> = {
+    tokenmix: <>
+      {choice('tokenmixMask', 'TokenMix mask', [['blocks', 'blocks (several rectangles)'], ['random', 'random tokens']])}
+      {num('tokenmixShare', 'partner share', { step: 0.01, max: 1, title: "the partner's share of the tokens, in (0, 1); the code's 0.5 + 1/14" })}
+      {choice('tokenmixLoss', 'loss', [['bce', 'BCE (released code)'], ['ce', 'CE, targets normalised']])}
+    </>,
+    'token-labeling': <>
+      {num('tokenLabelWeight', 'token loss β', { step: 0.1, title: 'weight of the per-token loss against the teacher maps (1 in the code, 0.5 in the paper)' })}
+      {num('tokenLabelGtWeight', 'ground truth γ', { step: 0.05, max: 1, title: "weight of the ground truth blended into the teacher's pooled CLS label, in [0, 1]" })}
+    </>,
+    diversepatch: <>
+      {num('diversityContrastive', 'contrastive', { step: 0.1, title: 'weight of the 3-way patch contrastive loss' })}
+      {num('diversityMixing', 'mixing', { step: 0.1, title: 'weight of the region mixing loss' })}
+      {num('diversityWindow', 'window', { step: 2, title: 'side of the local window in tokens, odd; 0 = 7 at 14×14 scaled to the grid' })}
+    </>,
+    'diversepatch-paper': <>
+      {num('diversityCosine', 'cosine', { step: 0.1, title: 'weight of the patch-wise cosine penalty' })}
+      {num('diversityContrastive', 'contrastive', { step: 0.1, title: 'weight of the first-vs-last-layer patch contrastive loss' })}
+      {num('diversityMixing', 'mixing', { step: 0.1, title: 'weight of the per-token mixing loss' })}
+    </>,
+  };
+  rows['tokenmix-teacher'] = rows.tokenmix;
+  const row = rows[c.method];
+  return (
+    <>
+      {row && <div className="row" data-testid="method-options">{row}</div>}
+      {needsTeacher(c.method) && <TeacherControl />}
+    </>
+  );
+}
+
+function TeacherControl() {
+  const { config: c, teacherFile, teacher, teacherProgress: progress, setTeacherFile } = useStore();
+  return (
+    <div data-testid="teacher-control">
+      <label className="file">teacher (.onnx): a model with dense per-token scores [batch, K, G, G] on the student's token grid — a run's
+        "teacher (dense)" download under Runs is one
+        <input type="file" name="teacher" accept=".onnx" onChange={(e) => setTeacherFile(e.target.files?.[0])} />
+      </label>
+      {teacherFile
+        ? <p className="note" data-testid="teacher-file">teacher {teacherFile.name} ({fmt(teacherFile.size)} bytes); its maps of the training split are computed once and kept in this browser</p>
+        : <p className="note">{c.method} needs a teacher: pick one with {TEACHER_CONTROL} (a resumed run finds its teacher's stored maps without it)</p>}
+      {progress && (
+        <div data-testid="teacher-progress">
+          <progress max={progress.total || 1} value={progress.done} /> {progress.what}: {fmt(progress.done)} / {fmt(progress.total)}
+        </div>
+      )}
+      {teacher && (
+        <p className="note" data-testid="teacher-status" data-provider={teacher.provider ?? 'cached'} data-cached={teacher.cached}>
+          teacher {teacher.name}: maps of {fmt(teacher.images)} images, {Math.sqrt(teacher.tokens)}×{Math.sqrt(teacher.tokens)} tokens × {teacher.classes} classes,{' '}
+          {teacher.cached
+            ? 'read from browser storage'
+            : `computed in ${teacher.seconds.toFixed(1)} s with ONNX Runtime's ${teacher.provider === 'webgpu' ? 'WebGPU' : 'WASM (CPU)'} execution provider`}
+          {teacher.fallback && ` (WebGPU failed: ${teacher.fallback})`}
+        </p>
+      )}
+    </div>
+  );
+}
+
+function Buttons({ blocked }: { blocked: boolean }) {
   const { state, info, train, pause, resume, step, reset, pauseLatencyMs } = useStore();
   const running = state === 'running' || state === 'loading' || state === 'starting' || state === 'recovering';
   return (
     <div className="buttons">
-      {!running && state !== 'paused' && state !== 'pausing' && <button type="button" onClick={train}>Train</button>}
+      {!running && state !== 'paused' && state !== 'pausing' && <button type="button" onClick={train} disabled={blocked}>Train</button>}
       {running && <button type="button" onClick={pause} disabled={state !== 'running'}>Pause</button>}
       {state === 'paused' && <><button type="button" onClick={() => resume()}>Resume</button> <button type="button" onClick={step}>Step</button></>}
       {info && !running && <button type="button" onClick={reset}>Reset</button>}
-      {state === 'paused' && <button type="button" onClick={train}>New run</button>}
+      {state === 'paused' && <button type="button" onClick={train} disabled={blocked}>New run</button>}
       {pauseLatencyMs !== undefined && <span className="note" data-testid="pause-latency"> paused in {pauseLatencyMs.toFixed(0)} ms</span>}
     </div>
   );

@@ -1,4 +1,7 @@
-/** Every run kept in browser storage: resume it, overlay its curves, export it, delete it. */
+/**
+ * Every run kept in browser storage: resume it, overlay its curves, export it (JSON, CSV, weights,
+ * checkpoint, ONNX classifier, ONNX dense teacher), delete it.
+ */
 import { useStore } from './store.ts';
 
 export function Runs() {
@@ -21,6 +24,7 @@ export function Runs() {
               <span className="note">
                 {' '}{current && busy ? state : r.state}{current ? ' (open)' : ''} · saved at step {r.checkpointStep ?? 0}/{r.totalSteps}
                 {last && ` · test ${(100 * last.test_acc).toFixed(1)}%`}
+                {r.teacher && ` · teacher ${r.teacher.name}`}
                 {r.error && ` · ${r.error}`}
                 {' · '}{new Date(r.createdAt).toLocaleString()}
               </span>
@@ -32,6 +36,10 @@ export function Runs() {
                 <button type="button" onClick={() => void exportRun(r.id, 'csv')}>CSV</button>
                 <button type="button" disabled={r.checkpointStep === undefined} onClick={() => void exportRun(r.id, 'weights')}>weights</button>
                 <button type="button" disabled={r.checkpointStep === undefined} onClick={() => void exportRun(r.id, 'checkpoint')}>checkpoint</button>
+                <button type="button" disabled={r.checkpointStep === undefined} onClick={() => void exportRun(r.id, 'onnx')}
+                  title="the classifier as ONNX: images [batch, 3, 32, 32] (normalised) → logits [batch, K]">ONNX</button>
+                <button type="button" disabled={r.checkpointStep === undefined} onClick={() => void exportRun(r.id, 'onnx-dense')}
+                  title="ONNX with per-token scores dense_logits [batch, K, G, G]: a teacher for token-labeling and tokenmix-teacher">teacher (dense)</button>
                 <button type="button" disabled={current && busy} onClick={() => void deleteRun(r.id)}>Delete</button>
               </span>
             </li>

@@ -1,18 +1,21 @@
 /**
  * Playground state (zustand): WebGPU on this page, the run configuration (mirrored in the URL),
- * what the training worker reports, the views on screen, and the runs kept in browser storage.
+ * the teacher file picked for a teacher method, what the training worker reports, the views on
+ * screen, and the runs kept in browser storage (with their exports: JSON, CSV, safetensors, ONNX).
  * The worker is owned here; components only read state and call actions.
  */
 import { create } from 'zustand';
 import { type DatasetSummary } from '../data/dataset.ts';
 import { type AdapterReport, NoWebGPUError, openDevice } from '../gpu/device.ts';
+import { exportVitOnnx } from '../interop/onnx.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../interop/safetensors.ts';
+import { methodByName } from '../methods/index.ts';
 import { type BrowserStore, newRunId, openStore, type RunRecord, runToCsv, runToJson } from '../train/browser-store.ts';
 import {
   type CurvePoint, type DatasetKind, type EpochReport, type FromWorker, type RunConfig, type RunInfo, type RunState, type Snapshot,
-  type ToWorker, type ViewRequest,
+  type TeacherReport, type ToWorker, type ViewRequest,
 } from '../train/protocol.ts';
-import { DEFAULT_TRAIN_CONFIG, type EpochResult } from '../train/trainer.ts';
+import { DEFAULT_TRAIN_CONFIG, type EpochResult, vitConfigOf } from '../train/trainer.ts';
 import { configFromQuery, configToQuery } from './url-config.ts';
 
 export type Probe =
@@ -22,6 +25,20 @@ export type Probe =
   | { state: 'failed'; reason: string };
 
 export type ViewName = 'batch' | 'fluctuation' | 'attention' | 'smoothing';
+
+export type RunExport = 'json' | 'csv' | 'checkpoint' | 'weights' | 'onnx' | 'onnx-dense';
+
+/** The control a teacher method needs, as every message names it. */
+export const TEACHER_CONTROL = '"teacher (.onnx)" under Training';
+
+/** Whether `method` needs a teacher (false for a name that is not a method: the configuration check reports that). */
+export function needsTeacher(method: string): boolean {
+  try {
+    return !!methodByName(method).teacher;
+  } catch {
+    return false;
+  }
+}
 
 export const DEFAULT_RUN_CONFIG: RunConfig = { ...DEFAULT_TRAIN_CONFIG, dataset: 'synthetic', epochs: 5 };
 /** Software adapters are about a thousand times slower than a GPU: the tiny model and a small batch. */
@@ -46,6 +63,11 @@ interface Store {
   datasetProgress?: { done: number; total: number; what: string };
   datasets: Partial<Record<DatasetKind, DatasetSummary>>;
   datasetError?: string;
+  /** The ONNX teacher picked for a teacher method (sent with Train and Resume). */
+  teacherFile?: File;
+  /** The teacher maps of the current run: where they came from (computed and by which provider, or cached). */
+  teacher?: TeacherReport;
+  teacherProgress?: { done: number; total: number; what: string };
   preparedAvailable?: boolean;
   error?: string;
   deviceLost?: string;
@@ -66,10 +88,11 @@ interface Store {
   setSample(sample: number): void;
   setAttentionHead(head: number | 'mean'): void;
   loadFile(file: File): void;
+  setTeacherFile(file: File | undefined): void;
   refreshRuns(): Promise<void>;
   toggleCompare(id: string): void;
   deleteRun(id: string): Promise<void>;
-  exportRun(id: string, what: 'json' | 'csv' | 'checkpoint' | 'weights'): Promise<void>;
+  exportRun(id: string, what: RunExport): Promise<void>;
   /** Destroys the worker's device, as a driver reset would (for tests and for trying recovery). */
   loseDevice(): void;
 }
@@ -106,6 +129,8 @@ function onWorker(m: FromWorker) {
     case 'dataset-progress': return set({ datasetProgress: { done: m.done, total: m.total, what: m.what } });
     case 'dataset-loaded': return set((s) => ({ datasets: { ...s.datasets, [m.kind]: m.summary }, datasetProgress: undefined, datasetError: undefined }));
     case 'dataset-error': return set({ datasetError: m.message, datasetProgress: undefined });
+    case 'teacher-progress': return set({ teacherProgress: { done: m.done, total: m.total, what: m.what } });
+    case 'teacher-ready': return set({ teacher: m.teacher, teacherProgress: undefined });
     // A run resumed from its checkpoint (after a reload or a lost device) drops what came after it.
     case 'started':
       return set((s) => ({
@@ -121,7 +146,7 @@ function onWorker(m: FromWorker) {
       }));
     case 'checkpoint': return void get().refreshRuns();
     case 'device-lost': return set({ deviceLost: m.message });
-    case 'error': return set({ error: m.message, datasetProgress: undefined });
+    case 'error': return set({ error: m.message, datasetProgress: undefined, teacherProgress: undefined });
   }
 }
 
@@ -146,6 +171,15 @@ function download(name: string, data: BlobPart, type: string) {
   a.download = name;
   a.click();
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+/** The checkpoint's model weights by timm name (AdamW's moments left out), as exportVitOnnx takes them. */
+function weightMap(bytes: Uint8Array, name: string): Map<string, Float32Array> {
+  const weights = new Map<string, Float32Array>();
+  for (const [key, t] of decodeSafetensors(bytes, name).tensors) {
+    if (!key.startsWith('optimizer.') && t.dtype === 'F32') weights.set(key, t.data);
+  }
+  return weights;
 }
 
 /** The checkpoint without AdamW's moments: the model's weights under timm names. */
@@ -185,8 +219,16 @@ export const useStore = create<Store>()((set, get) => ({
   },
 
   train() {
-    set({ state: 'loading', points: [], epochs: [], report: undefined, snapshot: undefined, smoothingHistory: [], error: undefined, info: undefined, deviceLost: undefined });
-    send({ type: 'start', runId: newRunId(), config: get().config, resume: false, dataUrl: dataUrl() });
+    const { config, teacherFile } = get();
+    if (needsTeacher(config.method) && !teacherFile) {
+      set({ error: `method ${config.method} needs a teacher: pick its .onnx file with ${TEACHER_CONTROL} (export one from a trained run under Runs → "teacher (dense)")` });
+      return;
+    }
+    set({
+      state: 'loading', points: [], epochs: [], report: undefined, snapshot: undefined, smoothingHistory: [], error: undefined, info: undefined,
+      deviceLost: undefined, teacher: undefined, teacherProgress: undefined,
+    });
+    send({ type: 'start', runId: newRunId(), config, resume: false, dataUrl: dataUrl(), teacher: needsTeacher(config.method) ? teacherFile : undefined });
   },
 
   pause() {
@@ -208,10 +250,12 @@ export const useStore = create<Store>()((set, get) => ({
     if (!record) return;
     set({
       state: 'loading', config: record.config, error: undefined, report: undefined, snapshot: undefined, smoothingHistory: [],
-      points: record.points.filter((p) => p.step <= (record.checkpointStep ?? 0)), epochs: record.epochs,
+      points: record.points.filter((p) => p.step <= (record.checkpointStep ?? 0)), epochs: record.epochs, teacher: undefined, teacherProgress: undefined,
     });
     history.replaceState(null, '', `?${configToQuery(record.config)}`);
-    send({ type: 'start', runId: record.id, config: record.config, resume: true, dataUrl: dataUrl() });
+    // Without a picked file the worker looks for the maps of the teacher the record names.
+    const teacher = needsTeacher(record.config.method) ? get().teacherFile : undefined;
+    send({ type: 'start', runId: record.id, config: record.config, resume: true, dataUrl: dataUrl(), teacher });
   },
 
   step() {
@@ -243,6 +287,10 @@ export const useStore = create<Store>()((set, get) => ({
   loadFile(file) {
     set({ datasetError: undefined, datasetProgress: { done: 0, total: file.size, what: `reading ${file.name}` } });
     send({ type: 'load-file', file });
+  },
+
+  setTeacherFile(file) {
+    set({ teacherFile: file, teacher: undefined });
   },
 
   async refreshRuns() {
@@ -277,6 +325,17 @@ export const useStore = create<Store>()((set, get) => ({
     if (what === 'csv') return download(`${base}.csv`, runToCsv(record), 'text/csv');
     const bytes = await store.getCheckpoint(id);
     if (!bytes) return set({ error: `run ${record.name} has no checkpoint yet` });
+    if (what === 'onnx' || what === 'onnx-dense') {
+      try {
+        const dense = what === 'onnx-dense';
+        const onnx = exportVitOnnx(vitConfigOf(record.config), weightMap(bytes, base), {
+          dense, name: 'labelflow_vit', metadata: { 'labelflow.run': record.id, 'labelflow.method': record.config.method, 'labelflow.step': String(record.checkpointStep ?? 0) },
+        });
+        return download(`${base}${dense ? '.teacher-dense' : ''}.onnx`, onnx as Uint8Array<ArrayBuffer>, 'application/octet-stream');
+      } catch (e) {
+        return set({ error: `ONNX export of run ${record.name}: ${e instanceof Error ? e.message : String(e)}` });
+      }
+    }
     const out = what === 'weights' ? weightsOnly(bytes, base) : bytes;
     download(`${base}${what === 'weights' ? '' : '.checkpoint'}.safetensors`, out as Uint8Array<ArrayBuffer>, 'application/octet-stream');
   },

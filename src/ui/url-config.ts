@@ -6,6 +6,12 @@
  * src/train/trainer.ts) and keeps the fallback's value, with a note in `errors`, for a bad one.
  *
  *   ?dataset=synthetic&model=small&method=tl-align&lr=0.001&…&augment=1&train=all&test=all
+ *    &tokenmix_mask=blocks&tokenmix_share=…&tokenmix_loss=bce&token_weight=1&token_gt=0
+ *    &div_cosine=1&div_contrastive=1&div_mixing=1&div_window=0
+ *
+ * The method options (src/methods/method.ts MethodOptions) are written for every method, like
+ * the rest, so a link keeps them when its method is changed in the page. A teacher (an ONNX
+ * file) cannot travel in a link: it is picked in the page.
  *
  * Model overrides (dim, depth, heads, patch, mlp) are written only when set; `train` and `test`
  * (the subset limits) are written always, `all` meaning the whole split. A key the query does
@@ -45,6 +51,16 @@ const FIELDS: readonly Field[] = [
   { key: 'augment', field: 'augment', type: 'boolean' },
   { key: 'train', field: 'trainLimit', type: 'limit' },
   { key: 'test', field: 'testLimit', type: 'limit' },
+  // Method options (checked by resolveConfig: the choices, ranges, an odd window).
+  { key: 'tokenmix_mask', field: 'tokenmixMask', type: 'text' },
+  { key: 'tokenmix_share', field: 'tokenmixShare', type: 'number' },
+  { key: 'tokenmix_loss', field: 'tokenmixLoss', type: 'text' },
+  { key: 'token_weight', field: 'tokenLabelWeight', type: 'number' },
+  { key: 'token_gt', field: 'tokenLabelGtWeight', type: 'number' },
+  { key: 'div_cosine', field: 'diversityCosine', type: 'number' },
+  { key: 'div_contrastive', field: 'diversityContrastive', type: 'number' },
+  { key: 'div_mixing', field: 'diversityMixing', type: 'number' },
+  { key: 'div_window', field: 'diversityWindow', type: 'integer' },
 ];
 
 /** The model overrides, written right after `model`. */
@@ -124,6 +140,18 @@ function tryChange(config: RunConfig, change: Partial<RunConfig>, key: string, e
 
 function trainPart({ dataset: _dataset, trainLimit: _train, testLimit: _test, ...train }: RunConfig): TrainConfig {
   return train;
+}
+
+/** Why `config` cannot be trained (the check a link's values pass), or undefined when it can. */
+export function configProblem(config: RunConfig): string | undefined {
+  try {
+    resolveConfig(trainPart(config));
+    checkLimit(config.trainLimit);
+    checkLimit(config.testLimit);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
 }
 
 function checkLimit(limit: number | undefined): void {

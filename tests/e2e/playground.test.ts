@@ -8,15 +8,19 @@
  *   - after a reload the run is listed and resumes from its checkpoint;
  *   - a lost GPU device is reported and the run goes on from its checkpoint on a new device;
  *   - a URL with a configuration reproduces it in the controls;
+ *   - TokenMix (method and mask from the URL) draws its mask's parts; the run downloads as ONNX
+ *     (classifier and dense teacher, both ONNX protobuf); the dense file, picked as the teacher of
+ *     a Token Labeling run, is run by ONNX Runtime Web (its .wasm loaded from the nested path), its
+ *     maps are drawn, and the MixToken box is marked as swapped embeddings;
  *   - the official binary test-only tarball loads 10,000 images; a truncated copy shows the loader's error;
  *   - without WebGPU the page explains what is missing.
  * Run: node --import ./scripts/register.mjs --test tests/e2e/playground.test.ts
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { type Page } from 'playwright-core';
+import { type Locator, type Page } from 'playwright-core';
 import { CI, launch, ROOT, serve, skip, tempDir, viteBuild, watch } from './helpers.ts';
 
 const STEP_BUDGET = 60;
@@ -51,6 +55,27 @@ function canvasStats(page: Page, testId: string) {
     return { colours: counts.size, drawn: 1 - top / (d.length / 4), step: c.getAttribute('data-step') };
   }, testId);
 }
+
+/** Waits until the canvas has been drawn with at least `colours` colours and `drawn` of its pixels off the background. */
+async function waitForDrawing(page: Page, id: string, log: string[], colours = 10, drawn = 0.05) {
+  await page.locator(`canvas[data-testid=${id}]`).scrollIntoViewIfNeeded({ timeout: 60_000 });
+  let s = await canvasStats(page, id);
+  await waitFor(page, `${id} to be drawn`, async () => {
+    s = await canvasStats(page, id);
+    return s.step !== null && s.colours >= colours && s.drawn >= drawn;
+  }, 60_000, log);
+  return s;
+}
+
+/** Clicks a download button and returns the file's bytes. */
+async function downloadOf(page: Page, button: Locator): Promise<{ name: string; bytes: Buffer; path: string }> {
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), button.click()]);
+  const path = await download.path();
+  return { name: download.suggestedFilename(), bytes: readFileSync(path), path };
+}
+
+/** An ONNX ModelProto starts with field 1 (ir_version, varint) = 8, then field 2 (producer_name, bytes). */
+const ONNX_START = [0x08, 0x08, 0x12];
 
 /** Clicks Pause and measures, in the page, the time until the readout says paused. */
 function pauseLatencyMs(page: Page): Promise<number> {
@@ -120,8 +145,10 @@ describe('playground', { skip }, () => {
     const ms = await pauseLatencyMs(page);
     console.log(`pause latency: ${ms.toFixed(0)} ms`);
     assert.ok(ms < 1000, `Pause took ${ms.toFixed(0)} ms to take effect`);
-    // The step queued before the click still finishes and is counted; nothing after it.
-    await page.waitForTimeout(1500);
+    // The step queued before the click still finishes and is counted; nothing after it. Its curve
+    // point comes after "paused" (once the GPU is done), then the checkpoint: wait for that, not a fixed time.
+    const saved = page.getByTestId('run').first();
+    await waitFor(page, 'the checkpoint written on pause', async () => Number(await saved.getAttribute('data-step')) === (await stepOf(page)), 30_000, log);
     const stepAtPause = await stepOf(page);
     await page.waitForTimeout(2000);
     assert.equal(await stepOf(page), stepAtPause, 'steps went on after the pause');
@@ -163,6 +190,71 @@ describe('playground', { skip }, () => {
     for (const [name, v] of Object.entries(expected)) assert.equal(await value(name), v, `control ${name}`);
     assert.equal(await p.getByRole('alert').count(), 0, 'no configuration errors');
     await p.close();
+  });
+
+  test('TokenMix draws its mask parts; ONNX downloads; the dense export is a teacher for Token Labeling', { timeout: 240_000 }, async () => {
+    url ??= await serve(viteBuild(), '/some/nested/path/');
+    const t0 = Date.now();
+    // Tall enough that the mixed batch is on screen from the start: these runs are 4 steps, and the
+    // views are read back only while seen (at step 0 here).
+    const p = await (await launch(true, { width: 1400, height: 1600 })).newPage();
+    const plog = watch(p);
+    // One epoch of 4 steps (64 images, batch 16), evaluated on 32: the run ends with a checkpoint.
+    await p.goto(`${url}?dataset=synthetic&model=test&method=tokenmix&tokenmix_mask=blocks&tokenmix_loss=ce&lr=0.001&batch=16&epochs=1&warmup=0&train=64&test=32`);
+    await p.getByTestId('adapter').waitFor({ timeout: 60_000 });
+    assert.equal(await p.locator('[name=method]').inputValue(), 'tokenmix');
+    assert.equal(await p.locator('[name=tokenmixMask]').inputValue(), 'blocks');
+    assert.equal(await p.locator('[name=tokenmixLoss]').inputValue(), 'ce');
+    await p.getByRole('button', { name: 'Train' }).click();
+    const mask = await waitForDrawing(p, 'view-token-mix', plog);
+    const parts = Number(await p.locator('canvas[data-testid=view-token-mix]').getAttribute('data-parts'));
+    const share = Number(await p.locator('canvas[data-testid=view-token-mix]').getAttribute('data-share'));
+    console.log(`tokenmix mask: ${parts} parts, partner share ${share}, ${mask.colours} colours, ${(100 * mask.drawn).toFixed(0)}% drawn, step ${mask.step}`);
+    assert.ok(parts >= 1, `the mask has ${parts} parts`);
+    assert.ok(Math.abs(share - 9 / 16) < 1e-6, `partner share ${share}: round((0.5 + 1/14)·16) = 9 of 16 tokens`);
+    await waitForDrawing(p, 'view-batch', plog);
+    mkdirSync(join(ROOT, 'test-results'), { recursive: true });
+    await p.locator('[data-view=batch]').screenshot({ path: join(ROOT, 'test-results/playground-tokenmix.png') });
+    await waitFor(p, 'the tokenmix run to finish', async () => (await stateOf(p)) === 'done', 120_000, plog);
+    console.log(`tokenmix: trained and evaluated in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+    const run = p.getByTestId('run').filter({ hasText: 'tokenmix' }).first();
+    await waitFor(p, 'the finished run in the list', async () => (await run.getAttribute('data-state')) === 'done', 30_000, plog);
+    const classifier = await downloadOf(p, run.getByRole('button', { name: 'ONNX' }));
+    const dense = await downloadOf(p, run.getByRole('button', { name: 'teacher (dense)' }));
+    for (const f of [classifier, dense]) {
+      console.log(`${f.name}: ${f.bytes.length} bytes`);
+      assert.match(f.name, /\.onnx$/);
+      assert.ok(f.bytes.length > 10_000, `${f.name} has only ${f.bytes.length} bytes`);
+      assert.deepEqual([...f.bytes.subarray(0, 3)], ONNX_START, `${f.name} does not start as an ONNX model`);
+    }
+    assert.ok(!classifier.bytes.includes('dense_logits') && dense.bytes.includes('dense_logits'), 'only the teacher export has dense_logits');
+
+    // The dense export as the teacher of a Token Labeling run (same 64 images, same 8-pixel patches).
+    const teacherFile = join(tempDir('labelflow-teacher-'), dense.name);
+    copyFileSync(dense.path, teacherFile);
+    await p.evaluate(() => window.scrollTo(0, 0));
+    await p.selectOption('select[name=method]', 'token-labeling');
+    await p.getByRole('button', { name: 'Train' }).click();
+    const error = p.getByTestId('error');
+    await error.waitFor({ timeout: 10_000 });
+    assert.match((await error.textContent()) ?? '', /needs a teacher: pick its \.onnx file with "teacher \(\.onnx\)" under Training/);
+    const t1 = Date.now();
+    await p.setInputFiles('input[name=teacher]', teacherFile);
+    await p.getByRole('button', { name: 'Train' }).click();
+    const status = p.getByTestId('teacher-status');
+    await waitFor(p, 'the teacher maps', async () => (await status.count()) > 0, 120_000, plog);
+    console.log(`${await status.textContent()} (${((Date.now() - t1) / 1000).toFixed(1)} s from Train)`);
+    assert.match(await status.getAttribute('data-provider') ?? '', /^(webgpu|wasm)$/);
+    const maps = await waitForDrawing(p, 'view-teacher', plog);
+    console.log(`view-teacher: ${maps.colours} colours, ${(100 * maps.drawn).toFixed(0)}% drawn, step ${maps.step}`);
+    await waitForDrawing(p, 'view-token-mix', plog);
+    assert.equal(await p.locator('canvas[data-testid=view-token-mix]').getAttribute('data-mix'), 'mixtoken');
+    await waitFor(p, 'the token-labeling run to finish', async () => (await stateOf(p)) === 'done', 120_000, plog);
+    assert.deepEqual(plog, []);
+    console.log(`tokenmix + ONNX + token-labeling with a teacher: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    await p.locator('[data-view=batch]').screenshot({ path: join(ROOT, 'test-results/playground-teacher.png') });
+    await p.context().close();
   });
 
   test('the official test-only tarball loads 10,000 images; a truncated copy shows the loader error', { timeout: 300_000, skip: !existsSync(TEST_TARBALL) && !CI && `no ${TEST_TARBALL}` }, async () => {

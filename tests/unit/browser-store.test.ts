@@ -1,14 +1,15 @@
 /**
  * The playground's IndexedDB store (src/train/browser-store.ts) over fake-indexeddb, a fresh
- * IDBFactory per test: runs, checkpoints and datasets round-trip, runs list newest first,
- * deleting a run deletes its checkpoint, a full disk reads as such; and the JSON / CSV exports.
+ * IDBFactory per test: runs, checkpoints, datasets and teacher maps round-trip, runs list newest
+ * first, deleting a run deletes its checkpoint, a version-1 database gains the teacher-maps store,
+ * a full disk reads as such; and the JSON / CSV exports.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { IDBFactory } from 'fake-indexeddb';
 import { CIFAR10_CLASSES, emptyImageSet, type ImageSet } from '../../src/data/dataset.ts';
 import { decodeWebSplit, encodeWebSplit } from '../../src/data/webformat.ts';
-import { newRunId, openStore, type RunRecord, runToCsv, runToJson, storageError } from '../../src/train/browser-store.ts';
+import { newRunId, openStore, type RunRecord, runToCsv, runToJson, storageError, teacherMapsKey } from '../../src/train/browser-store.ts';
 import { DEFAULT_TRAIN_CONFIG } from '../../src/train/trainer.ts';
 
 function run(id: string, createdAt: number, extra: Partial<RunRecord> = {}): RunRecord {
@@ -80,6 +81,49 @@ describe('openStore', () => {
     assert.equal(await store.getDataset('cifar10'), undefined);
     await store.clearDataset('file');
     assert.equal(await store.getDataset('file'), undefined);
+    store.close();
+  });
+
+  test('teacher maps round-trip under their key, a view stored as its own values; a run keeps its teacher', async () => {
+    const store = await openStore(new IDBFactory());
+    const key = teacherMapsKey('ab'.repeat(32), 'cd'.repeat(32));
+    assert.equal(key, `maps-v1:${'ab'.repeat(32)}:${'cd'.repeat(32)}`);
+    assert.notEqual(teacherMapsKey('ab'.repeat(32), 'ce'.repeat(32)), key);
+    const all = Float32Array.from({ length: 3 * 4 * 2 + 10 }, (_, i) => i / 7);
+    const maps = all.subarray(5, 5 + 3 * 4 * 2);
+    await store.putTeacherMaps(key, { maps, images: 3, tokens: 4, classes: 2, name: 'teacher.onnx', provider: 'wasm', createdAt: 42 });
+    const back = await store.getTeacherMaps(key);
+    assert.ok(back?.maps instanceof Float32Array);
+    assert.deepEqual([...back!.maps], [...maps]);
+    assert.equal(back!.maps.buffer.byteLength, maps.byteLength, 'only the view\'s values are stored');
+    assert.deepEqual({ ...back!, maps: undefined }, { maps: undefined, images: 3, tokens: 4, classes: 2, name: 'teacher.onnx', provider: 'wasm', createdAt: 42 });
+    assert.equal(await store.getTeacherMaps(teacherMapsKey('ab'.repeat(32), 'ce'.repeat(32))), undefined);
+    await store.putRun(run('t', 1, { teacher: { name: 'teacher.onnx', sha256: 'ab'.repeat(32) } }));
+    assert.deepEqual((await store.getRun('t'))?.teacher, { name: 'teacher.onnx', sha256: 'ab'.repeat(32) });
+    store.close();
+  });
+
+  test('a database of version 1 (no teacher maps) is upgraded and keeps its runs', async () => {
+    const factory = new IDBFactory();
+    await new Promise<void>((resolve, reject) => {
+      const open = factory.open('labelflow', 1);
+      open.onupgradeneeded = () => {
+        open.result.createObjectStore('runs', { keyPath: 'id' });
+        open.result.createObjectStore('checkpoints');
+        open.result.createObjectStore('datasets');
+      };
+      open.onsuccess = () => {
+        const tx = open.result.transaction('runs', 'readwrite');
+        tx.objectStore('runs').put(run('old', 5));
+        tx.oncomplete = () => { open.result.close(); resolve(); };
+        tx.onerror = () => reject(tx.error);
+      };
+      open.onerror = () => reject(open.error);
+    });
+    const store = await openStore(factory);
+    assert.equal((await store.getRun('old'))?.name, 'run old');
+    await store.putTeacherMaps('k', { maps: new Float32Array(2), images: 1, tokens: 1, classes: 2, name: 't', provider: 'webgpu', createdAt: 0 });
+    assert.equal((await store.getTeacherMaps('k'))?.classes, 2);
     store.close();
   });
 

@@ -48,3 +48,29 @@ export function css([r, g, b]: Rgb, alpha = 1): string {
 export function textOn([r, g, b]: Rgb): string {
   return 0.2126 * r + 0.7152 * g + 0.0722 * b > 140 ? '#222' : '#fff';
 }
+
+/** HSL (h in degrees, s and l in [0, 1]) → RGB bytes. */
+export function hslRgb(h: number, s: number, l: number): Rgb {
+  const a = s * Math.min(l, 1 - l);
+  const f = (n: number) => {
+    const k = (n + h / 30) % 12;
+    return Math.round(255 * (l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1))));
+  };
+  return [f(0), f(8), f(4)];
+}
+
+/**
+ * Colour of part i of a token mask: hues a golden angle apart (green, purple, yellow, cyan, pink, …),
+ * the first ones away from the own blue and the partner orange they are drawn over, so that
+ * neighbouring numbers never look alike and any number of parts has one.
+ */
+export function partColour(i: number): Rgb {
+  return hslRgb((140 + i * 137.508) % 360, 0.75, i % 2 ? 0.42 : 0.5);
+}
+
+/** tab10 as RGB: the colour of class k (K ≤ 10), then part colours beyond. */
+const TAB10: readonly Rgb[] = SERIES_COLOURS.map((hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)) as unknown as Rgb);
+
+export function classColour(k: number): Rgb {
+  return k < TAB10.length ? TAB10[k] : partColour(k);
+}

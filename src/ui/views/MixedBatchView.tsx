@@ -1,6 +1,13 @@
 /**
  * The mixed batch as the model saw it: each sent image (×3), its input label map (partner share
  * of every patch token, blue own → orange partner) and the CLS target the loss actually used.
+ * What each method does to the tokens is drawn on top:
+ *   - TokenMix: every connected part of the token mask outlined in its own colour, on the image
+ *     and on the label map (and, above the batch, the mask itself: TokenMixView);
+ *   - MixToken (Token Labeling): the images are not mixed; the box on the token grid where the
+ *     partner's patch embeddings are swapped in is marked on the label map only;
+ *   - pixel and token CutMix: the pasted box on the image;
+ *   - teacher methods: the teacher's dense maps of the shown samples (TeacherMapsView, below).
  */
 import { memo, useEffect, useRef } from 'react';
 import { type Snapshot } from '../../train/protocol.ts';
@@ -8,6 +15,9 @@ import { drawClassBars } from '../draw/bars.ts';
 import { MUTED, drawPixels, emptyMessage, label, outline, prepareCanvas } from '../draw/canvas.ts';
 import { OWN, PARTNER, css, ownPartnerColour } from '../draw/colour.ts';
 import { imageAt, valuesToRgba } from '../draw/raster.ts';
+import { outlineParts } from '../draw/regions.ts';
+import { TeacherMapsView } from './TeacherMapsView.tsx';
+import { TokenMixView } from './TokenMixView.tsx';
 
 const SCALE = 3;
 const GAP = 6;
@@ -42,15 +52,30 @@ function drawSample(ctx: CanvasRenderingContext2D, s: Snapshot, i: number, x: nu
   const size = S * SCALE;
   const K = s.classes.length;
   drawPixels(ctx, imageAt(s.rgba, i, S), S, S, x, y, SCALE);
-  if (s.box) {
+  const box = s.box;
+  if (box && s.at === 'pixels') {
     ctx.save();
     ctx.setLineDash([3, 2]);
-    outline(ctx, x + s.box.x0 * SCALE, y + s.box.y0 * SCALE, (s.box.x1 - s.box.x0) * SCALE, (s.box.y1 - s.box.y0) * SCALE, css(PARTNER), 1.5);
+    outline(ctx, x + box.x0 * SCALE, y + box.y0 * SCALE, (box.x1 - box.x0) * SCALE, (box.y1 - box.y0) * SCALE, css(PARTNER), 1.5);
     ctx.restore();
   }
+  outlineParts(ctx, s.tokenMix, s.grid, x, y, size);
   const mapX = x + size + GAP;
   drawPixels(ctx, labelMap, s.grid, s.grid, mapX, y, size / s.grid);
   drawGridLines(ctx, mapX, y, size, s.grid);
+  outlineParts(ctx, s.tokenMix, s.grid, mapX, y, size);
+  if (box && s.at === 'embeddings') {
+    // MixToken: the box is on the token grid, where the embeddings are swapped; the image is whole.
+    ctx.save();
+    ctx.setLineDash([4, 2]);
+    outline(ctx, mapX + box.x0 * SCALE, y + box.y0 * SCALE, (box.x1 - box.x0) * SCALE, (box.y1 - box.y0) * SCALE, '#222', 2);
+    ctx.restore();
+    ctx.save();
+    ctx.fillStyle = 'rgba(255,255,255,0.85)';
+    ctx.fillRect(mapX, y + size - 15, size, 15);
+    ctx.restore();
+    label(ctx, 'embeddings swapped', mapX + size / 2, y + size - 4, 'center', '#222', size - 4);
+  }
 
   const own = s.labels[i];
   const partner = s.partnerLabels[i];
@@ -68,13 +93,27 @@ function drawSample(ctx: CanvasRenderingContext2D, s: Snapshot, i: number, x: nu
   label(ctx, `λ=${s.lambda.toFixed(2)} ${s.mix} · ${prediction}`, x, textY + LINE, 'left', MUTED, textWidth);
 }
 
+/** The header: what the drawing shows for this snapshot's mix. */
+export function batchHeader(s: Snapshot): string[] {
+  const first = `step ${s.step} · ${s.mix} · λ = ${s.lambda.toFixed(2)} · image | token label map (blue own, orange partner) | CLS target`;
+  if (s.tokenMix) {
+    const m = s.tokenMix;
+    return [first, `TokenMix mask: ${m.count} connected part${m.count === 1 ? '' : 's'}, each outlined in its colour; partner share ${(100 * m.share).toFixed(1)}% (${m.tokens} of ${s.grid * s.grid} tokens)`];
+  }
+  if (s.at === 'embeddings') {
+    return [first, "MixToken: the images are not mixed; inside the dashed box on the token grid the partner's patch embeddings are swapped in"];
+  }
+  return [first];
+}
+
 function drawBatch(canvas: HTMLCanvasElement, s: Snapshot): void {
   const size = s.imageSize * SCALE;
   const cellWidth = 2 * size + GAP + 14;
   const cellHeight = size + 4 + BARS_HEIGHT + TEXT_LINES * LINE;
   const columns = Math.max(1, Math.min(MAX_COLUMNS, s.samples));
   const rows = Math.ceil(s.samples / columns);
-  const top = 18;
+  const header = batchHeader(s);
+  const top = 6 + LINE * header.length;
   const width = Math.max(columns * cellWidth, 520);
   const height = top + Math.max(1, rows) * cellHeight;
   const ctx = prepareCanvas(canvas, width, height);
@@ -82,7 +121,7 @@ function drawBatch(canvas: HTMLCanvasElement, s: Snapshot): void {
     emptyMessage(ctx, 'no samples sent', width, height);
     return;
   }
-  label(ctx, `step ${s.step} · ${s.mix} · λ = ${s.lambda.toFixed(2)} · image | token label map (blue own, orange partner) | CLS target`, 0, 12, 'left', MUTED);
+  header.forEach((line, i) => label(ctx, line, 0, 12 + i * LINE, 'left', MUTED, width));
   const labelMap = valuesToRgba(s.partnerShare, ownPartnerColour);
   for (let i = 0; i < s.samples; i++) {
     drawSample(ctx, s, i, (i % columns) * cellWidth, top + Math.floor(i / columns) * cellHeight, labelMap);
@@ -96,5 +135,11 @@ export const MixedBatchView = memo(function MixedBatchView({ snapshot }: { snaps
     drawBatch(ref.current, snapshot);
     ref.current.dataset.step = String(snapshot.step);
   }, [snapshot]);
-  return <canvas ref={ref} data-testid="view-batch" />;
+  return (
+    <>
+      {(snapshot.tokenMix || snapshot.at === 'embeddings') && <TokenMixView snapshot={snapshot} />}
+      <canvas ref={ref} data-testid="view-batch" data-mix={snapshot.mix} />
+      {snapshot.teacher && <TeacherMapsView snapshot={snapshot} />}
+    </>
+  );
 });

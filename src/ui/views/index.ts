@@ -5,4 +5,6 @@ export { CurvesView, type CurveRun } from './CurvesView.tsx';
 export { MixedBatchView } from './MixedBatchView.tsx';
 export { OverSmoothingView, type OverSmoothingViewProps } from './OverSmoothingView.tsx';
 export { PredictionsView } from './PredictionsView.tsx';
+export { TeacherMapsView } from './TeacherMapsView.tsx';
+export { TokenMixView } from './TokenMixView.tsx';
 export { TokenFluctuationView, type TokenFluctuationViewProps } from './TokenFluctuationView.tsx';
