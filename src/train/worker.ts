@@ -75,8 +75,10 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
   switch (m.type) {
     case 'start': return void start(m.runId, m.config, m.resume, m.dataUrl, m.teacher);
     case 'pause':
+      // From here on the loop submits no further step (it checks `want` before each), so the run is
+      // paused now; the step already on the GPU still finishes, is counted, and is checkpointed.
       want = 'pause';
-      if (!looping && session) setState(session.run.complete ? 'done' : 'paused');
+      if (session) setState(session.run.complete ? 'done' : 'paused');
       return;
     case 'resume': want = 'run'; return void loop();
     case 'step': want = 'step'; return void loop();
