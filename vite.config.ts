@@ -44,5 +44,9 @@ export default defineConfig({
   plugins: [nodeOnly(), wgsl()],
   worker: { format: 'es', plugins: () => [nodeOnly(), wgsl()] },
   optimizeDeps: { exclude: ['webgpu', 'onnxruntime-web'] },
-  build: { target: 'es2022', outDir: 'dist', emptyOutDir: true },
+  build: {
+    target: 'es2022', outDir: 'dist', emptyOutDir: true,
+    // bench.html: the peer benchmark (src/bench/page.ts); the peers load only when it runs.
+    rollupOptions: { input: { main: 'index.html', bench: 'bench.html' } },
+  },
 });

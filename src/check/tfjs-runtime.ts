@@ -1,5 +1,6 @@
 /**
- * Loads TF.js (tfjs-core + the CPU backend + every registered gradient) in Node, once per process.
+ * Loads TF.js (tfjs-core + a backend + every registered gradient) in Node, once per process and
+ * backend: the CPU backend for the reference check, the WebGPU backend for `npm run bench:peers`.
  *
  * Why a bundle: tfjs-core's Node entry (dist/tf-core.node.js) registers no gradients, and the file
  * that does (dist/register_all_gradients.js) is ES module source with extension-less imports that
@@ -15,27 +16,32 @@ import type * as TfCore from '@tensorflow/tfjs-core';
 
 export type Tf = typeof TfCore;
 
-const ENTRY = [
+export type TfBackend = 'cpu' | 'webgpu';
+
+const entry = (backend: TfBackend) => [
   "export * from '@tensorflow/tfjs-core';",
   "import '@tensorflow/tfjs-core/dist/register_all_gradients';",
-  "import '@tensorflow/tfjs-backend-cpu';",
+  `import '@tensorflow/tfjs-backend-${backend}';`,
 ].join('\n');
 
 // tfjs-core's Node platform calls require('util'); an ES module has no `require` of its own.
 const REQUIRE_SHIM = "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
 
-let loading: Promise<Tf> | undefined;
+const loading = new Map<TfBackend, Promise<Tf>>();
 
-/** TF.js on its CPU backend (float32), with gradients. */
-export function loadTfjs(): Promise<Tf> {
-  loading ??= load();
-  return loading;
+/**
+ * TF.js on its CPU backend (float32) or its WebGPU backend, with gradients. WebGPU needs
+ * `navigator.gpu` defined first (Node: from the `webgpu` package, src/gpu/node.ts).
+ */
+export function loadTfjs(backend: TfBackend = 'cpu'): Promise<Tf> {
+  if (!loading.has(backend)) loading.set(backend, load(backend));
+  return loading.get(backend)!;
 }
 
-async function load(): Promise<Tf> {
+async function load(backend: TfBackend): Promise<Tf> {
   const { build } = await import('esbuild');
   const bundle = await build({
-    stdin: { contents: ENTRY, resolveDir: fileURLToPath(new URL('.', import.meta.url)), loader: 'js' },
+    stdin: { contents: entry(backend), resolveDir: fileURLToPath(new URL('.', import.meta.url)), loader: 'js' },
     bundle: true,
     format: 'esm',
     platform: 'node',
@@ -44,7 +50,7 @@ async function load(): Promise<Tf> {
     write: false,
     logLevel: 'warning',
   });
-  const file = join(tmpdir(), `labelflow-tfjs-${process.pid}-${Date.now()}.mjs`);
+  const file = join(tmpdir(), `labelflow-tfjs-${backend}-${process.pid}-${Date.now()}.mjs`);
   writeFileSync(file, bundle.outputFiles[0].text);
   let tf: Tf;
   try {
@@ -52,8 +58,8 @@ async function load(): Promise<Tf> {
   } finally {
     unlinkSync(file);
   }
-  if (!(await tf.setBackend('cpu'))) throw new Error('TF.js: the CPU backend did not initialise');
+  if (!(await tf.setBackend(backend))) throw new Error(`TF.js: the ${backend} backend did not initialise`);
   // The CPU backend suggests installing tfjs-node on first use; this check wants the CPU backend.
-  (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
+  if (backend === 'cpu') (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
   return tf;
 }

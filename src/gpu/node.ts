@@ -6,6 +6,7 @@
  * crashes the process (measured, see shared docs), so it is pinned in a module variable.
  */
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { create, globals } from 'webgpu';
 import { openDevice } from './device.ts';
@@ -34,4 +35,20 @@ export function nodeGpu(): GPU {
 export async function openNodeGpu(): Promise<Gpu> {
   const { device, report } = await openDevice(nodeGpu());
   return new Gpu(device, report);
+}
+
+/**
+ * Defines `navigator` as a browser has it, from this process's Dawn instance, for libraries that
+ * look for WebGPU there (the peers in `npm run bench:peers`). Node 20 has no `navigator`; jax-js
+ * also reads its userAgent and hardwareConcurrency.
+ */
+export function installNavigator(): void {
+  const gpu = nodeGpu();
+  const g = globalThis as { navigator?: { gpu?: GPU } };
+  if (!g.navigator) {
+    const navigator = { gpu, userAgent: `Node.js/${process.versions.node}`, hardwareConcurrency: availableParallelism() };
+    Object.defineProperty(globalThis, 'navigator', { value: navigator, configurable: true, writable: true });
+  } else if (!g.navigator.gpu) {
+    Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
+  }
 }

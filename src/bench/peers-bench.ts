@@ -1,0 +1,394 @@
+/**
+ * The peer benchmark (`npm run bench:peers`, and the bench page in the browser): the same ViT
+ * training step in labelflow, TensorFlow.js and jax-js, on the same WebGPU adapter in one run.
+ *
+ * Per preset:
+ *   1. one set of weights (vitParamSpecs, seed 0) and one batch (N(0,1) images, soft targets that
+ *      mix two classes 0.7/0.3) go to every engine;
+ *   2. each engine's loss on them is checked against labelflow's (and against the float64 CPU model
+ *      where that is cheap enough): |loss − loss_labelflow| / loss_labelflow ≤ 1e-4, else the
+ *      engine is not timed and the run fails;
+ *   3. warm-up steps, then `samples` timed steps; every step of every engine ends with its loss
+ *      read back, so all are timed the same way (wall clock, CPU work included);
+ *   4. matmul GFLOP/s of each engine at the same square sizes, and the GPU bytes each holds where
+ *      the library tells.
+ * Then labelflow's own figures: TL-Align's step against token-aligned CutMix's (the same mixing;
+ * TL-Align adds label propagation), and peak GPU memory against the theoretical minimum.
+ *
+ * Nothing here knows the platform: the Node CLI (src/cli/bench-peers.ts) and the bench page pass
+ * in how to open labelflow's device and how to make the peers.
+ */
+import { referenceLoss } from '../check/vit-reference.ts';
+import { syntheticDataset } from '../data/synthetic.ts';
+import { type Gpu } from '../gpu/gpu.ts';
+import { preset, tokensOf, type VitConfig } from '../nn/presets.ts';
+import { Rng } from '../nn/random.ts';
+import { vitParamSpecs } from '../nn/vit.ts';
+import { TrainingRun } from '../train/trainer.ts';
+import { createLabelflowPeer } from './peers/labelflow.ts';
+import type { Peer, PeerAdamW, PeerBatch, PeerFactory, PeerWeights } from './peers/peer.ts';
+
+export const LOSS_AGREEMENT = 1e-4;
+export const TARGETS = { tfjsRatio: 3, jaxRatio: 1.5, tlAlignOverhead: 0.03, memoryRatio: 1.3, matmulPeakShare: 0.4 } as const;
+/** Presets the speed targets are stated for. */
+export const TARGET_PRESETS = ['small', 'base'];
+const MIX_LAMBDA = 0.7;
+/** Above this many float64 FLOP the CPU reference loss is skipped (it runs at ~0.1–0.3 GFLOP/s). */
+const REFERENCE_FLOP_LIMIT = 2e9;
+
+export type EngineName = 'labelflow' | 'tfjs' | 'jax';
+export const ENGINES: EngineName[] = ['labelflow', 'tfjs', 'jax'];
+
+export interface PeerBenchEnv {
+  /** A fresh labelflow device (the bench destroys it when done). */
+  openGpu(): Promise<Gpu>;
+  /** Factories of the peers; an absent one is reported as skipped. */
+  peers: Partial<Record<Exclude<EngineName, 'labelflow'>, PeerFactory>>;
+  /** Adapter, browser or Node: what the figures were measured on. */
+  host: string;
+  log(line: string): void;
+}
+
+export interface PeerBenchOptions {
+  presets: { name: string; config: VitConfig }[];
+  batch: number;
+  warmup: number;
+  samples: number;
+  matmulSizes: number[];
+  engines: EngineName[];
+  /** The adapter's f32 peak in GFLOP/s, when known (for the matmul target). */
+  peakGflops?: number;
+  /** Measure TL-Align's overhead and the memory figure (labelflow only). */
+  labelflowExtras: boolean;
+  adam: PeerAdamW;
+}
+
+export interface EngineResult {
+  engine: EngineName;
+  name?: string;
+  loss?: number;
+  /** |loss − labelflow's| / labelflow's. */
+  lossRel?: number;
+  /** Loss after the first AdamW step (second warm-up step), for information. */
+  lossAfterStep?: number;
+  stepMs?: number;
+  imagesPerSecond?: number;
+  matmul?: { size: number; reps: number; ms: number; gflops: number }[];
+  gpuBytes?: number;
+  skipped?: string;
+  failed?: string;
+}
+
+export interface PresetResult {
+  preset: string;
+  config: VitConfig;
+  parameters: number;
+  batch: number;
+  referenceLoss?: number;
+  engines: EngineResult[];
+  /** labelflow's images/s over each peer's. */
+  ratios: { tfjs?: number; jax?: number };
+  memory?: MemoryFigure;
+  tlAlign?: { cutmixTokenMs: number; tlAlignMs: number; overhead: number };
+}
+
+export interface MemoryFigure {
+  /** Every GPU buffer labelflow created for this preset's model, step and batch (its pools never shrink: this is the peak). */
+  peakBytes: number;
+  minimumBytes: number;
+  parts: { parameters: number; gradients: number; adamw: number; activations: number; batch: number };
+  ratio: number;
+}
+
+export interface TargetCheck { target: string; value?: string; pass?: boolean; note?: string }
+
+export interface PeerBenchReport {
+  date: string;
+  host: string;
+  options: Omit<PeerBenchOptions, 'presets'> & { presets: string[] };
+  presets: PresetResult[];
+  targets: TargetCheck[];
+  /** False when an engine's loss disagreed or an engine failed. */
+  ok: boolean;
+}
+
+// ------------------------------------------------------------------ inputs
+
+export function benchWeights(c: VitConfig, seed = 0): PeerWeights {
+  return vitParamSpecs(c, seed).map((s) => ({ name: s.name, shape: s.shape, values: s.init(), decay: s.decay }));
+}
+
+export function benchBatch(c: VitConfig, batch: number, seed = 0): PeerBatch {
+  const rng = new Rng(1000 + seed);
+  const images = rng.fill(batch * c.channels * c.imageSize ** 2, () => rng.normal());
+  const targets = new Float32Array(batch * c.classes);
+  for (let b = 0; b < batch; b++) {
+    const first = rng.int(c.classes);
+    const second = (first + 1 + rng.int(c.classes - 1)) % c.classes;
+    targets[b * c.classes + first] = MIX_LAMBDA;
+    targets[b * c.classes + second] = 1 - MIX_LAMBDA;
+  }
+  return { images, targets, batch };
+}
+
+/** FLOP of one image's forward (a multiply-add counts 2); a training step ≈ 3×. */
+export function vitForwardFlops(c: VitConfig): number {
+  const T = (c.imageSize / c.patch) ** 2;
+  const N = T + 1;
+  const D = c.dim;
+  const block = 2 * N * D * 3 * D + 4 * N * N * D + 2 * N * D * D + 4 * N * D * c.mlpDim;
+  return 2 * T * c.channels * c.patch ** 2 * D + c.depth * block + 2 * D * c.classes;
+}
+
+/**
+ * The least memory a training step of this model can hold without recomputation: parameters,
+ * their gradients, AdamW's two moments, the batch, and the activations the backward reads.
+ * Per image, what the backward of each op needs (f32):
+ *   patch embedding   the patch matrix T·C·P²
+ *   per block         LN1 input and output 2·N·D + its mean/rstd 2N; qkv 3·N·D; softmax P H·N²;
+ *                     attention output N·D; LN2 input and output 2·N·D + 2N; fc1 output N·F and
+ *                     GELU output N·F
+ *   head              final LN input N·D + 2N, the CLS features D, softmax of the logits K
+ */
+export function minimumTrainingBytes(c: VitConfig, batch: number, parameters: number) {
+  const N = tokensOf(c);
+  const T = N - 1;
+  const D = c.dim;
+  const perBlock = 2 * N * D + 2 * N + 3 * N * D + c.heads * N * N + N * D + 2 * N * D + 2 * N + 2 * N * c.mlpDim;
+  const perImage = T * c.channels * c.patch ** 2 + c.depth * perBlock + N * D + 2 * N + D + c.classes;
+  const parts = {
+    parameters: 4 * parameters,
+    gradients: 4 * parameters,
+    adamw: 8 * parameters,
+    activations: 4 * batch * perImage,
+    batch: 4 * batch * (c.channels * c.imageSize ** 2 + c.classes),
+  };
+  return { parts, total: Object.values(parts).reduce((a, b) => a + b, 0) };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** Enough work per timing that launch overheads do not dominate: ≈ 2 GFLOP, 2–32 matmuls. */
+export const matmulReps = (n: number) => Math.max(2, Math.min(32, Math.round(2e9 / (2 * n ** 3))));
+
+// ------------------------------------------------------------------ one engine
+
+async function benchEngine(engine: EngineName, make: () => Promise<Peer>, o: PeerBenchOptions, baseline: number | undefined, images: number, log: (l: string) => void): Promise<EngineResult> {
+  const result: EngineResult = { engine };
+  let peer: Peer | undefined;
+  try {
+    peer = await make();
+    result.name = peer.name;
+    result.loss = await peer.loss();
+    if (baseline !== undefined) result.lossRel = Math.abs(result.loss - baseline) / Math.abs(baseline);
+    if (!Number.isFinite(result.loss) || (result.lossRel ?? 0) > LOSS_AGREEMENT) {
+      result.failed = `loss ${result.loss} differs from labelflow's ${baseline} by ${result.lossRel?.toExponential(2)} relative (allowed ${LOSS_AGREEMENT}); not timed`;
+      return result;
+    }
+    log(`  ${peer.name}: loss ${result.loss.toFixed(7)}${result.lossRel !== undefined ? ` (rel. to labelflow ${result.lossRel.toExponential(2)})` : ''}`);
+    for (let w = 0; w < o.warmup; w++) {
+      const loss = await peer.step();
+      if (w === 1) result.lossAfterStep = loss;
+    }
+    const ms: number[] = [];
+    for (let s = 0; s < o.samples; s++) {
+      const t0 = performance.now();
+      const loss = await peer.step();
+      ms.push(performance.now() - t0);
+      if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} in timed step ${s + 1}`);
+    }
+    result.stepMs = median(ms);
+    result.imagesPerSecond = (images * 1000) / result.stepMs;
+    result.gpuBytes = peer.gpuBytes?.();
+    log(`  ${peer.name}: ${result.stepMs.toFixed(1)} ms/step, ${result.imagesPerSecond.toFixed(1)} images/s`);
+    result.matmul = [];
+    for (const n of o.matmulSizes) {
+      const reps = matmulReps(n);
+      const total = await peer.matmulMs(n, reps);
+      result.matmul.push({ size: n, reps, ms: total / reps, gflops: (2 * n ** 3 * reps) / total / 1e6 });
+    }
+  } catch (e) {
+    result.failed = (e as Error).message.split('\n')[0];
+  } finally {
+    peer?.dispose();
+  }
+  return result;
+}
+
+// ------------------------------------------------------------------ labelflow's own figures
+
+async function measureMemory(gpu: Gpu, c: VitConfig, o: PeerBenchOptions, weights: PeerWeights, batch: PeerBatch): Promise<MemoryFigure> {
+  const peer = await createLabelflowPeer(gpu, c, weights, batch, o.adam);
+  try {
+    for (let s = 0; s < 3; s++) await peer.step();
+    const parameters = weights.reduce((n, w) => n + w.values.length, 0);
+    const min = minimumTrainingBytes(c, batch.batch, parameters);
+    const peakBytes = gpu.bytesCreated;
+    return { peakBytes, minimumBytes: min.total, parts: min.parts, ratio: peakBytes / min.total };
+  } finally {
+    peer.dispose();
+  }
+}
+
+/**
+ * ms per whole training step (GPU mixing, targets, forward, backward, AdamW; synced every step) of
+ * each method, on one device, their steps interleaved so that drift in the machine's speed
+ * affects all alike. Medians of `samples` steps after `warmup`.
+ */
+async function methodStepMs(gpu: Gpu, methods: string[], c: VitConfig, o: PeerBenchOptions, samples: number): Promise<number[]> {
+  const steps = o.warmup + samples;
+  const data = syntheticDataset({ train: o.batch * steps, test: o.batch, size: c.imageSize, seed: 0 });
+  const runs = methods.map((method) => new TrainingRun(gpu, data, {
+    model: 'test', modelOverrides: { ...c }, method, batch: o.batch, epochs: 1, augment: true, evalBatch: o.batch,
+  }, { readEvery: 1e9 }));
+  const ms = methods.map(() => [] as number[]);
+  for (let s = 0; s < steps; s++) {
+    for (const [i, run] of runs.entries()) {
+      const t0 = performance.now();
+      run.stepOnce();
+      await gpu.sync();
+      if (s >= o.warmup) ms[i].push(performance.now() - t0);
+    }
+  }
+  return ms.map(median);
+}
+
+async function withGpu<T>(env: PeerBenchEnv, fn: (gpu: Gpu) => Promise<T>): Promise<T> {
+  const gpu = await env.openGpu();
+  try {
+    return await fn(gpu);
+  } finally {
+    gpu.device.destroy();
+  }
+}
+
+// ------------------------------------------------------------------ the run
+
+export async function runPeerBench(env: PeerBenchEnv, o: PeerBenchOptions): Promise<PeerBenchReport> {
+  const report: PeerBenchReport = {
+    date: new Date().toISOString(), host: env.host,
+    options: { ...o, presets: o.presets.map((p) => p.name) }, presets: [], targets: [], ok: true,
+  };
+  for (const { name, config: c } of o.presets) {
+    const weights = benchWeights(c);
+    const batch = benchBatch(c, o.batch);
+    const parameters = weights.reduce((n, w) => n + w.values.length, 0);
+    const result: PresetResult = { preset: name, config: c, parameters, batch: o.batch, engines: [], ratios: {} };
+    env.log(`${name}: ${parameters.toLocaleString('en-US')} parameters, batch ${o.batch}`);
+    if (3 * vitForwardFlops(c) * o.batch <= REFERENCE_FLOP_LIMIT) {
+      const w64 = new Map(weights.map((w) => [w.name, Float64Array.from(w.values)]));
+      result.referenceLoss = referenceLoss(c, w64, batch.images, batch.targets, o.batch);
+      env.log(`  float64 reference: loss ${result.referenceLoss.toFixed(7)}`);
+    }
+    let baseline: number | undefined;
+    for (const engine of o.engines) {
+      const factory = engine === 'labelflow'
+        ? async () => createLabelflowPeer(await env.openGpu(), c, weights, batch, o.adam)
+        : env.peers[engine] && (() => env.peers[engine]!(c, weights, batch, o.adam));
+      if (!factory) {
+        result.engines.push({ engine, skipped: 'not available here' });
+        continue;
+      }
+      const r = await benchEngine(engine, factory, o, engine === 'labelflow' ? undefined : baseline, o.batch, env.log);
+      if (engine === 'labelflow') {
+        baseline = r.loss;
+        if (r.loss !== undefined && result.referenceLoss !== undefined) {
+          r.lossRel = Math.abs(r.loss - result.referenceLoss) / Math.abs(result.referenceLoss);
+          if (r.lossRel > LOSS_AGREEMENT) r.failed = `loss ${r.loss} differs from the float64 reference ${result.referenceLoss} by ${r.lossRel.toExponential(2)} relative`;
+        }
+      }
+      if (r.failed) {
+        report.ok = false;
+        env.log(`  ${engine}: FAILED: ${r.failed}`);
+      }
+      result.engines.push(r);
+    }
+    const ips = (e: EngineName) => result.engines.find((r) => r.engine === e)?.imagesPerSecond;
+    const ours = ips('labelflow');
+    for (const peer of ['tfjs', 'jax'] as const) {
+      const theirs = ips(peer);
+      if (ours && theirs) result.ratios[peer] = ours / theirs;
+    }
+    if (o.labelflowExtras && o.engines.includes('labelflow')) {
+      result.memory = await withGpu(env, (gpu) => measureMemory(gpu, c, o, weights, batch));
+      const [cutmixTokenMs, tlAlignMs] = await withGpu(env, (gpu) => methodStepMs(gpu, ['cutmix-token', 'tl-align'], c, o, Math.max(o.samples, 9)));
+      result.tlAlign = { cutmixTokenMs, tlAlignMs, overhead: tlAlignMs / cutmixTokenMs - 1 };
+      env.log(`  memory: peak ${(result.memory.peakBytes / 2 ** 20).toFixed(1)} MiB, minimum ${(result.memory.minimumBytes / 2 ** 20).toFixed(1)} MiB (×${result.memory.ratio.toFixed(2)}); ` +
+        `TL-Align ${tlAlignMs.toFixed(1)} ms vs cutmix-token ${cutmixTokenMs.toFixed(1)} ms (${(100 * result.tlAlign.overhead).toFixed(1)}%)`);
+    }
+    report.presets.push(result);
+  }
+  report.targets = checkTargets(report, o);
+  return report;
+}
+
+export function checkTargets(report: PeerBenchReport, o: PeerBenchOptions): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  for (const p of report.presets) {
+    const stated = TARGET_PRESETS.includes(p.preset);
+    const note = stated ? undefined : `the target is stated for ${TARGET_PRESETS.join(' and ')}; shown for information`;
+    const ratio = (peer: 'tfjs' | 'jax', want: number, label: string) => {
+      const r = p.ratios[peer];
+      checks.push({ target: `${p.preset}: labelflow ≥ ${want}× ${label} images/s`, value: r === undefined ? undefined : `${r.toFixed(2)}×`, pass: r === undefined ? undefined : r >= want, note: r === undefined ? 'not measured' : note });
+    };
+    ratio('tfjs', TARGETS.tfjsRatio, 'TF.js WebGPU');
+    ratio('jax', TARGETS.jaxRatio, 'jax-js');
+    if (p.tlAlign) checks.push({ target: `${p.preset}: TL-Align ≤ ${pct(TARGETS.tlAlignOverhead)} over cutmix-token`, value: pct(p.tlAlign.overhead), pass: p.tlAlign.overhead <= TARGETS.tlAlignOverhead });
+    if (p.memory) checks.push({ target: `${p.preset}: peak GPU memory ≤ ${TARGETS.memoryRatio}× the minimum`, value: `${p.memory.ratio.toFixed(2)}×`, pass: p.memory.ratio <= TARGETS.memoryRatio });
+  }
+  const big = report.presets.flatMap((p) => p.engines.filter((e) => e.engine === 'labelflow').flatMap((e) => e.matmul ?? [])).filter((m) => m.size >= 1024);
+  if (!big.length) checks.push({ target: `matmul ≥ ${pct(TARGETS.matmulPeakShare)} of the f32 peak at sizes ≥ 1024`, note: 'no size ≥ 1024 measured' });
+  else if (!o.peakGflops) checks.push({ target: `matmul ≥ ${pct(TARGETS.matmulPeakShare)} of the f32 peak at sizes ≥ 1024`, value: `${Math.max(...big.map((m) => m.gflops)).toFixed(0)} GFLOP/s`, note: 'peak unknown: pass --peak-gflops' });
+  else for (const m of big) checks.push({ target: `matmul ${m.size}: ≥ ${pct(TARGETS.matmulPeakShare)} of ${o.peakGflops} GFLOP/s`, value: pct(m.gflops / o.peakGflops), pass: m.gflops / o.peakGflops >= TARGETS.matmulPeakShare });
+  return checks;
+}
+
+// ------------------------------------------------------------------ printing
+
+const fmt = (x: number | undefined, digits = 1) => (x === undefined ? '–' : x >= 1000 ? x.toFixed(0) : x.toFixed(digits));
+
+/** Markdown tables of a report (the README's performance table is this output). */
+export function reportTables(r: PeerBenchReport): string {
+  const lines: string[] = [];
+  const engines = r.options.engines;
+  lines.push('| preset | batch | engine | loss (rel. to labelflow) | ms / step | images/s | labelflow ÷ engine |', '|---|---|---|---|---|---|---|');
+  for (const p of r.presets) {
+    const lf = p.engines.find((e) => e.engine === 'labelflow');
+    for (const e of p.engines) {
+      const rel = e.engine === 'labelflow' ? (p.referenceLoss !== undefined ? `${e.loss?.toFixed(6)} (f64 ref. ${e.lossRel?.toExponential(1)})` : e.loss?.toFixed(6)) : e.loss === undefined ? '–' : `${e.loss.toFixed(6)} (${e.lossRel?.toExponential(1)})`;
+      const ratio = e.engine === 'labelflow' || !lf?.imagesPerSecond || !e.imagesPerSecond ? '' : `${(lf.imagesPerSecond / e.imagesPerSecond).toFixed(2)}×`;
+      const status = e.skipped ? `skipped: ${e.skipped}` : e.failed ? `FAILED: ${e.failed}` : undefined;
+      lines.push(`| ${p.preset} | ${p.batch} | ${e.name ?? e.engine} | ${status ?? rel ?? '–'} | ${fmt(e.stepMs)} | ${fmt(e.imagesPerSecond, 2)} | ${ratio} |`);
+    }
+  }
+  const sizes = r.options.matmulSizes;
+  if (sizes.length) {
+    lines.push('', `| matmul GFLOP/s (preset ${r.presets[0]?.preset ?? '–'}'s run) | ${sizes.join(' | ')} |`, `|---|${sizes.map(() => '---').join('|')}|`);
+    const p = r.presets[0];
+    for (const e of p?.engines ?? []) {
+      if (!engines.includes(e.engine)) continue;
+      lines.push(`| ${e.name ?? e.engine} | ${sizes.map((n) => fmt(e.matmul?.find((m) => m.size === n)?.gflops, 2)).join(' | ')} |`);
+    }
+  }
+  const extras = r.presets.filter((p) => p.memory || p.tlAlign);
+  if (extras.length) {
+    lines.push('', '| preset | peak GPU memory | theoretical minimum | ratio | TL-Align ms / step | cutmix-token ms / step | TL-Align overhead |', '|---|---|---|---|---|---|---|');
+    for (const p of extras) {
+      const mib = (b?: number) => (b === undefined ? '–' : `${(b / 2 ** 20).toFixed(2)} MiB`);
+      lines.push(`| ${p.preset} | ${mib(p.memory?.peakBytes)} | ${mib(p.memory?.minimumBytes)} | ${p.memory ? `${p.memory.ratio.toFixed(2)}×` : '–'} | ${fmt(p.tlAlign?.tlAlignMs)} | ${fmt(p.tlAlign?.cutmixTokenMs)} | ${p.tlAlign ? `${(100 * p.tlAlign.overhead).toFixed(1)}%` : '–'} |`);
+    }
+  }
+  lines.push('', '| target | measured | pass |', '|---|---|---|');
+  for (const t of r.targets) lines.push(`| ${t.target} | ${t.value ?? '–'} | ${t.pass === undefined ? (t.note ?? '–') : `${t.pass ? 'pass' : 'FAIL'}${t.note ? ` (${t.note})` : ''}`} |`);
+  return lines.join('\n');
+}
+
+/** A preset by name, or the bench's tiny quick model. */
+export function benchPreset(name: string): { name: string; config: VitConfig } {
+  return { name, config: preset(name) };
+}
