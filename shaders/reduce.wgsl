@@ -2,7 +2,11 @@
 //   sum_partial:  partial[w] = Σ over workgroup w's grid-stride share of f(src[i]),
 //                 f = identity or square; WG threads combine in workgroup memory.
 //   sum_final:    dst[0] = alpha · Σ_w partial[w]  (+ dst[0] when accumulate); one workgroup.
-//   column_sum:   dst[c] = Σ_r src[r, c]  (+ dst[c] when accumulate); one thread per column.
+//   column_sum_partial: partial[k, c] = Σ of src[r, c] over row chunk k (COLUMN_CHUNK rows); a
+//                 workgroup covers CW columns × CR row lanes, so loads are coalesced along columns and
+//                 a tall matrix (bias gradients: B·N rows, D columns) keeps the whole GPU busy.
+//   column_sum:   dst[c] = Σ_r src[r, c]  (+ dst[c] when accumulate); one thread per column (the
+//                 final pass over the chunks' partial sums, or the whole job for short matrices).
 // Two passes keep the result deterministic (no float atomics).
 
 struct Params { n: u32, cols: u32, square: u32, alpha: f32, accumulate: u32, }
@@ -45,6 +49,30 @@ fn sum_final(@builtin(local_invocation_id) lid: vec3<u32>) {
     var v = p.alpha * shared_sum[0];
     if (p.accumulate != 0u) { v += dst[0]; }
     dst[0] = v;
+  }
+}
+
+const CW: u32 = 64u;
+const CR: u32 = 4u;
+override COLUMN_CHUNK: u32 = 256;
+var<workgroup> column_lanes: array<f32, CW * CR>;
+
+@compute @workgroup_size(CW, CR)
+fn column_sum_partial(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let c = wid.x * CW + lid.x;
+  let rows = p.n / p.cols;
+  let first = wid.y * COLUMN_CHUNK;
+  let last = min(first + COLUMN_CHUNK, rows);
+  var acc = 0.0;
+  if (c < p.cols) {
+    for (var r = first + lid.y; r < last; r += CR) { acc += src[r * p.cols + c]; }
+  }
+  column_lanes[lid.y * CW + lid.x] = acc;
+  workgroupBarrier();
+  if (lid.y == 0u && c < p.cols) {
+    var sum = 0.0;
+    for (var k = 0u; k < CR; k++) { sum += column_lanes[k * CW + lid.x]; }
+    dst[wid.y * p.cols + c] = sum;
   }
 }
 

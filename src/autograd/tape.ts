@@ -14,6 +14,8 @@ interface Node {
 
 let nodes: Node[] = [];
 let recording = true;
+/** Gradient buffers the tape allocated this step (not parameters' nor a caller's seed). */
+const tapeGrads = new WeakSet<Tensor>();
 
 export function isRecording(): boolean {
   return recording;
@@ -51,6 +53,7 @@ export function gradInto(t: Tensor, write: (dst: Tensor, accumulate: boolean) =>
     return;
   }
   root.grad = tempTensor(root.gpu, root.shape, `${root.name}.grad`);
+  tapeGrads.add(root.grad);
   write(t.grad!, false);
 }
 
@@ -59,6 +62,7 @@ export function zeroedGrad(t: Tensor): Tensor {
   const root = t.root;
   if (!root.grad) {
     root.grad = tempTensor(root.gpu, root.shape, `${root.name}.grad`);
+    tapeGrads.add(root.grad);
     root.gpu.clear(root.grad.storage);
   }
   return t.grad!;
@@ -80,7 +84,16 @@ export function backwardFrom(output: Tensor, grad: Tensor): void {
   for (let i = nodes.length - 1; i >= 0; i--) {
     const node = nodes[i];
     const g = node.output.grad;
-    if (g) node.backward(g);
+    if (!g) continue;
+    node.backward(g);
+    // Only this node reads its output's gradient (every op makes a fresh output), so the buffer
+    // can serve later gradients of the same size: the step holds about one set of activation
+    // gradients at a time instead of all of them.
+    if (!node.output.base && tapeGrads.has(g)) {
+      tapeGrads.delete(g);
+      node.output.grad = undefined;
+      g.gpu.release(g.storage);
+    }
   }
   clearTape();
 }

@@ -37,7 +37,7 @@ export class Gpu {
   lost?: string;
 
   private free = new Map<number, GPUBuffer[]>();
-  private stepBuffers: GPUBuffer[] = [];
+  private stepBuffers = new Set<GPUBuffer>();
   private encoder?: GPUCommandEncoder;
   private pass?: GPUComputePassEncoder;
   private uniformChunks: { buffer: GPUBuffer; data: ArrayBuffer }[] = [];
@@ -95,8 +95,24 @@ export class Gpu {
     const list = this.free.get(bytes);
     const buffer = list?.pop() ??
       this.createBuffer(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, `temp ${bytes}B`);
-    this.stepBuffers.push(buffer);
+    this.stepBuffers.add(buffer);
     return { buffer, offset: 0, elements };
+  }
+
+  /**
+   * Hands a temp() buffer back to the pool before the step ends, once no command recorded from
+   * now on reads it: a later temp() of the same size in this step may reuse it. Safe because
+   * commands run in the order they are recorded (the backward frees gradients it has consumed).
+   */
+  release(s: Storage): void {
+    if (!this.stepBuffers.delete(s.buffer)) throw new Error(`release: ${s.buffer.label} is not a temporary buffer of this step`);
+    this.pool(s.buffer);
+  }
+
+  private pool(b: GPUBuffer): void {
+    const list = this.free.get(b.size);
+    if (list) list.push(b);
+    else this.free.set(b.size, [b]);
   }
 
   /** Uploads at queue time: pending commands are submitted first so they never see the new data. */
@@ -269,11 +285,8 @@ export class Gpu {
   /** Ends a step: submits it and hands its temporary buffers back to the pool. */
   endStep(): void {
     this.flush();
-    for (const b of this.stepBuffers.splice(0)) {
-      const list = this.free.get(b.size);
-      if (list) list.push(b);
-      else this.free.set(b.size, [b]);
-    }
+    for (const b of this.stepBuffers) this.pool(b);
+    this.stepBuffers.clear();
   }
 
   async read(s: Storage): Promise<Float32Array> {

@@ -1,6 +1,6 @@
 /**
- * AdamW over a Parameters arena (shaders/optimizer.wgsl): the squared gradient norm by one
- * reduction, then clipping + decoupled weight decay + Adam moments in one dispatch.
+ * AdamW over a Parameters arena (shaders/optimizer.wgsl): clipping + decoupled weight decay +
+ * Adam moments in one dispatch, after one reduction for the squared gradient norm when clipping.
  * Defaults follow DeiT: betas (0.9, 0.999), eps 1e-8, weight decay 0.05.
  */
 import { encodeSum } from '../autograd/ops/reduce.ts';
@@ -24,7 +24,7 @@ export class AdamW {
   readonly eps: number;
   readonly weightDecay: number;
   readonly maxGradNorm: number;
-  /** ‖g‖² of the latest step, on the GPU (read it only when you want it). */
+  /** ‖g‖² of the latest step when clipping, on the GPU (read it only when you want it). */
   readonly gradNormSq: Storage;
 
   constructor(readonly params: Parameters, o: AdamWOptions = {}) {
@@ -40,7 +40,8 @@ export class AdamW {
   update(lr: number): void {
     const { gpu, values, grads, expAvg, expAvgSq, decayEnd } = this.params;
     this.step++;
-    encodeSum(gpu, grads, this.gradNormSq, { square: true });
+    // Without clipping the update is one dispatch; the norm is needed only to clip.
+    if (this.maxGradNorm > 0) encodeSum(gpu, grads, this.gradNormSq, { square: true });
     gpu.run('optimizer', 'adamw', {
       n: values.elements, decay_end: decayEnd, lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps,
       weight_decay: this.weightDecay,

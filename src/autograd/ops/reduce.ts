@@ -13,9 +13,24 @@ export function encodeSum(gpu: Gpu, src: Storage, dst: Storage, o: { square?: bo
   gpu.run('reduce', 'sum_final', { n: groups, cols: 1, square: 0, alpha: o.alpha ?? 1, accumulate: !!o.accumulate }, { src: partial, dst }, [1], constants);
 }
 
-/** dst[c] (+)= Σ_r src[r, c] over a row-major [rows, cols] matrix. */
+/** Rows per workgroup in the first pass of a column sum (shaders/reduce.wgsl). */
+export const COLUMN_CHUNK = 256;
+const COLUMN_TILE = 64;
+
+/**
+ * dst[c] (+)= Σ_r src[r, c] over a row-major [rows, cols] matrix: partial sums per chunk of
+ * COLUMN_CHUNK rows, then one pass over the chunks (one pass alone when the matrix is short).
+ */
 export function columnSum(gpu: Gpu, src: Storage, dst: Storage, cols: number, accumulate: boolean): void {
-  gpu.run('reduce', 'column_sum', { n: src.elements, cols, square: 0, alpha: 1, accumulate }, { src, dst }, [Math.ceil(cols / REDUCE_WG)], constants);
+  const rows = src.elements / cols;
+  const chunks = Math.ceil(rows / COLUMN_CHUNK);
+  let input = src;
+  if (chunks > 1) {
+    input = gpu.temp(chunks * cols);
+    gpu.run('reduce', 'column_sum_partial', { n: src.elements, cols, square: 0, alpha: 1, accumulate: 0 }, { src, dst: input },
+      [Math.ceil(cols / COLUMN_TILE), chunks], { COLUMN_CHUNK });
+  }
+  gpu.run('reduce', 'column_sum', { n: input.elements, cols, square: 0, alpha: 1, accumulate }, { src: input, dst }, [Math.ceil(cols / REDUCE_WG)], constants);
 }
 
 /** A [1] tensor holding alpha·Σ t (no gradient: for metrics and norms). */
