@@ -1,6 +1,7 @@
 /**
  * `npm run train -- --data <path|synthetic> --model small --method tl-align --epochs 10 --batch 128
- *   [--teacher model.onnx] [--lr X] [--seed 0] [--train-limit N] [--test-limit M] [--out result.json] [--checkpoint ckpt.safetensors] [--resume ckpt.safetensors]`
+ *   [--teacher model.onnx] [--lr X] [--seed 0] [--train-limit N] [--test-limit M] [--out result.json] [--checkpoint ckpt.safetensors] [--resume ckpt.safetensors]
+ *   [--target-acc 80 [--stop-at-target]]`
  * Trains headless in Node on the WebGPU adapter Dawn finds, with a live progress line, and writes
  * result.json: {config, adapter, epochs: [{epoch, train_loss, test_loss, test_acc, img_per_s, seconds}], final}.
  */
@@ -54,6 +55,8 @@ const args = parseArgsOrExit('npm run train --', process.argv.slice(2), {
   checkpoint: { type: 'string', value: 'FILE', help: 'save weights + optimizer as safetensors after every epoch' },
   resume: { type: 'string', value: 'FILE', help: 'continue from a checkpoint of the same configuration' },
   quiet: { type: 'boolean', help: 'no progress line, only one line per epoch' },
+  'target-acc': { type: 'number', value: 'PCT', help: 'report the wall time until test accuracy first reaches PCT % (time-to-accuracy)' },
+  'stop-at-target': { type: 'boolean', help: 'with --target-acc: stop training once it is reached' },
 });
 
 const fail = (message: string): never => {
@@ -85,6 +88,9 @@ const resolved = (() => {
 const teacherMethod = methodByName(resolved.method).teacher;
 if (teacherMethod && !args.teacher) fail(`method ${resolved.method} needs a teacher: --teacher <model.onnx> (a model with dense maps; make one with npm run export -- --checkpoint <file> --onnx <out.onnx> --dense)`);
 if (!teacherMethod && args.teacher) fail(`--teacher is only used by tokenmix-teacher and token-labeling, not ${resolved.method}`);
+const targetAcc = args['target-acc'];
+if (targetAcc !== undefined && !(targetAcc > 0 && targetAcc <= 100)) fail(`--target-acc must be a percentage in (0, 100], got ${targetAcc}`);
+if (args['stop-at-target'] && targetAcc === undefined) fail('--stop-at-target needs --target-acc');
 const limits = { trainLimit: args['train-limit'], testLimit: args['test-limit'], seed: args['subset-seed'] ?? 0 };
 
 const gpu = await openNodeGpu().catch((e: Error) => fail(`no WebGPU adapter: ${e.message}`));
@@ -145,6 +151,10 @@ function progress(p: StepProgress): void {
   lastQuarter = quarter;
 }
 
+/** Wall clock from the first step of this process's training, evaluation included. */
+const trainStart = performance.now();
+let timeToTarget: { target_pct: number; epoch: number; seconds: number } | undefined;
+
 const epochs: EpochResult[] = [...run.history];
 while (run.epoch < c.epochs) {
   const r = await run.runEpoch(progress).catch((e: Error) => {
@@ -155,8 +165,14 @@ while (run.epoch < c.epochs) {
   epochs.push(r);
   console.log(`epoch ${r.epoch}/${c.epochs}  train loss ${r.train_loss.toFixed(4)}  test loss ${r.test_loss.toFixed(4)}  test acc ${(100 * r.test_acc).toFixed(2)}%` +
     `  ${r.img_per_s.toFixed(0)} img/s  ${r.seconds.toFixed(1)} s  lr ${r.lr.toExponential(2)}`);
+  if (targetAcc !== undefined && !timeToTarget && 100 * r.test_acc >= targetAcc) {
+    timeToTarget = { target_pct: targetAcc, epoch: r.epoch, seconds: (performance.now() - trainStart) / 1000 };
+    console.log(`reached ${targetAcc}% test accuracy at epoch ${r.epoch}, ${clock(timeToTarget.seconds)} (${timeToTarget.seconds.toFixed(1)} s) after the first step, evaluation included`);
+  }
   if (args.checkpoint) writeFileSync(args.checkpoint, await run.saveCheckpoint());
+  if (timeToTarget && args['stop-at-target']) break;
 }
+if (targetAcc !== undefined && !timeToTarget) console.log(`did not reach ${targetAcc}% test accuracy in ${epochs.length} epochs`);
 
 const last = epochs[epochs.length - 1];
 const trainedImages = epochs.reduce((n, e) => n + e.img_per_s * e.seconds, 0);
@@ -167,6 +183,7 @@ const result = {
   adapter: gpu.adapter,
   epochs: epochs.map(({ epoch, train_loss, test_loss, test_acc, img_per_s, seconds }) => ({ epoch, train_loss, test_loss, test_acc, img_per_s, seconds })),
   final: { test_acc: last.test_acc, img_per_s: trainedImages / trainedSeconds },
+  time_to_target: targetAcc === undefined ? undefined : timeToTarget ?? null,
 };
 if (args.out) writeFileSync(args.out, JSON.stringify(result, null, 2));
 console.log(`final: test acc ${(100 * last.test_acc).toFixed(2)}%, ${result.final.img_per_s.toFixed(0)} img/s${args.out ? ` → ${args.out}` : ''}`);

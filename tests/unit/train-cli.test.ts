@@ -65,6 +65,22 @@ test('synthetic run: result.json, progress, a timm-named checkpoint, and resume'
   assert.match(more.err, /made with another configuration.*epochs 2 there, 3 here/);
 });
 
+test('--target-acc: time-to-accuracy is reported, and --stop-at-target ends the run there', () => {
+  const out = join(dir, 'target.json');
+  // 10 balanced classes: even a model that has learnt nothing scores ≥ 5% on the 64 test images
+  const r = train(['--data', 'synthetic', '--model', 'test', '--method', 'none', '--train-limit', '128', '--test-limit', '64', '--batch', '32',
+    '--epochs', '3', '--target-acc', '5', '--stop-at-target', '--quiet', '--out', out]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /reached 5% test accuracy at epoch 1, \d+:\d\d \([\d.]+ s\) after the first step, evaluation included/);
+  const result = JSON.parse(readFileSync(out, 'utf8')) as Result & { time_to_target: { target_pct: number; epoch: number; seconds: number } };
+  assert.equal(result.epochs.length, 1);
+  assert.equal(result.time_to_target.epoch, 1);
+  assert.ok(result.time_to_target.seconds >= result.epochs[0].seconds, 'the wall time includes the epoch itself');
+  const bad = train(['--data', 'synthetic', '--stop-at-target']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /--stop-at-target needs --target-acc/);
+});
+
 test('CLI errors name the problem', () => {
   const missing = train(['--data', join(dir, 'nope.tar.gz'), '--model', 'test']);
   assert.equal(missing.code, 1);
