@@ -1,10 +1,23 @@
-// LayerNorm over the last dimension: R rows of D features.
-//   forward:  mean_r, rstd_r = 1/sqrt(var_r + eps) (biased variance), x̂ = (x − mean)·rstd,
-//             y = x̂·gamma + beta; mean and rstd are saved for backward.
-//   backward: dx = rstd · (g − mean(g) − x̂ · mean(g·x̂)) with g = dy·gamma   (one thread per row)
-//             dgamma[d] = Σ_r dy·x̂,  dbeta[d] = Σ_r dy                       (one thread per column)
+// LayerNorm over the last dimension: R rows of D features, optionally fused with a residual add.
+//   forward:  s = x (+ r when fused; s is written to `sum`), mean_r, rstd_r = 1/sqrt(var_r + eps)
+//             (biased variance), ŝ = (s − mean)·rstd, y = ŝ·gamma + beta; mean and rstd are saved.
+//   backward: ds = rstd · (g − mean(g) − ŝ · mean(g·ŝ)) with g = dy·gamma (+ d(sum) from the sum's
+//             other consumers when fused); ds goes to dx (and to dr when fused).
+//             dgamma[d] = Σ_r dy·ŝ,  dbeta[d] = Σ_r dy: a two-pass column reduction.
+//
+// Row kernels: one workgroup of WG threads per row (WG a power of two), each thread striding over
+// the row's D features; the row's sums combine in workgroup memory (tree reduction).
+// Parameter gradients: layernorm_params_partial gives each workgroup 64 columns × a chunk of rows
+// (4 row lanes per column), writing one partial sum per chunk; layernorm_params_final adds the
+// chunks' partials per column into dgamma/dbeta.
 
-struct Params { rows: u32, dim: u32, eps: f32, accumulate: u32, }
+// write_x / write_r (backward): what dx / dr receive (0 nothing, 1 overwrite, 2 accumulate);
+// has_dsum: d(sum) is given. chunk_rows / chunks: the parameter gradients' row chunks.
+struct Params {
+  rows: u32, dim: u32, eps: f32,
+  write_x: u32, write_r: u32, has_dsum: u32,
+  chunk_rows: u32, chunks: u32,
+}
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -17,64 +30,165 @@ struct Params { rows: u32, dim: u32, eps: f32, accumulate: u32, }
 @group(0) @binding(8) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dgamma: array<f32>;
 @group(0) @binding(10) var<storage, read_write> dbeta: array<f32>;
+@group(0) @binding(11) var<storage, read> r: array<f32>;          // the residual branch (fused)
+@group(0) @binding(12) var<storage, read_write> sum: array<f32>;  // x + r (fused forward)
+@group(0) @binding(13) var<storage, read> dsum: array<f32>;       // d(sum) from its other consumers
+@group(0) @binding(14) var<storage, read_write> dr: array<f32>;
+@group(0) @binding(15) var<storage, read_write> partial: array<f32>; // [chunks][2][D]
 
 override WG: u32 = 64;
+var<workgroup> shared2: array<vec2<f32>, WG>;
 
-fn flat(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * WG; }
+fn row_of(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.x + wid.y * nwg.x; }
 
-@compute @workgroup_size(WG)
-fn layernorm_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let r = flat(gid, nwg);
-  if (r >= p.rows) { return; }
-  let base = r * p.dim;
-  var sum = 0.0;
-  for (var d = 0u; d < p.dim; d++) { sum += x[base + d]; }
-  let mean = sum / f32(p.dim);
+/** Sum over the workgroup of each thread's v (all threads get the result). Uniform control flow only. */
+fn workgroup_sum2(v: vec2<f32>, lid: u32) -> vec2<f32> {
+  shared2[lid] = v;
+  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+    workgroupBarrier();
+    if (lid < stride) { shared2[lid] += shared2[lid + stride]; }
+  }
+  workgroupBarrier();
+  let total = shared2[0];
+  workgroupBarrier(); // shared2 is reused by the next call
+  return total;
+}
+
+/** mean and rstd of row `row` of s = x (+ r when fused). Two passes over the row (centred variance). */
+fn row_stats(base: u32, lid: u32, fused: bool) -> vec2<f32> {
+  var acc = 0.0;
+  for (var d = lid; d < p.dim; d += WG) {
+    var s = x[base + d];
+    if (fused) { s += r[base + d]; }
+    acc += s;
+  }
+  let mean = workgroup_sum2(vec2<f32>(acc, 0.0), lid).x / f32(p.dim);
   var sq = 0.0;
-  for (var d = 0u; d < p.dim; d++) { let c = x[base + d] - mean; sq += c * c; }
-  let rstd = inverseSqrt(sq / f32(p.dim) + p.eps);
-  for (var d = 0u; d < p.dim; d++) {
-    y[base + d] = (x[base + d] - mean) * rstd * gamma[d] + beta[d];
+  for (var d = lid; d < p.dim; d += WG) {
+    var s = x[base + d];
+    if (fused) { s += r[base + d]; }
+    let c = s - mean;
+    sq += c * c;
   }
-  stats[2u * r] = mean;
-  stats[2u * r + 1u] = rstd;
+  let rstd = inverseSqrt(workgroup_sum2(vec2<f32>(sq, 0.0), lid).x / f32(p.dim) + p.eps);
+  return vec2<f32>(mean, rstd);
 }
 
 @compute @workgroup_size(WG)
-fn layernorm_backward_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let r = flat(gid, nwg);
-  if (r >= p.rows) { return; }
-  let base = r * p.dim;
-  let mean = saved[2u * r];
-  let rstd = saved[2u * r + 1u];
-  var mean_g = 0.0;
-  var mean_gx = 0.0;
-  for (var d = 0u; d < p.dim; d++) {
+fn layernorm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                     @builtin(local_invocation_id) lid: vec3<u32>) {
+  let row = row_of(wid, nwg);
+  if (row >= p.rows) { return; } // uniform: the whole workgroup shares the row
+  let base = row * p.dim;
+  let st = row_stats(base, lid.x, false);
+  for (var d = lid.x; d < p.dim; d += WG) {
+    y[base + d] = (x[base + d] - st.x) * st.y * gamma[d] + beta[d];
+  }
+  if (lid.x == 0u) { stats[2u * row] = st.x; stats[2u * row + 1u] = st.y; }
+}
+
+@compute @workgroup_size(WG)
+fn add_layernorm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                         @builtin(local_invocation_id) lid: vec3<u32>) {
+  let row = row_of(wid, nwg);
+  if (row >= p.rows) { return; }
+  let base = row * p.dim;
+  let st = row_stats(base, lid.x, true);
+  for (var d = lid.x; d < p.dim; d += WG) {
+    let s = x[base + d] + r[base + d];
+    sum[base + d] = s;
+    y[base + d] = (s - st.x) * st.y * gamma[d] + beta[d];
+  }
+  if (lid.x == 0u) { stats[2u * row] = st.x; stats[2u * row + 1u] = st.y; }
+}
+
+/** (mean(g), mean(g·ŝ)) of the row, g = dy·gamma; `x` holds the normalised input (s when fused). */
+fn backward_means(base: u32, lid: u32, mean: f32, rstd: f32) -> vec2<f32> {
+  var acc = vec2<f32>(0.0);
+  for (var d = lid; d < p.dim; d += WG) {
     let g = dy[base + d] * gamma[d];
-    mean_g += g;
-    mean_gx += g * (x[base + d] - mean) * rstd;
+    acc += vec2<f32>(g, g * (x[base + d] - mean) * rstd);
   }
-  mean_g /= f32(p.dim);
-  mean_gx /= f32(p.dim);
-  for (var d = 0u; d < p.dim; d++) {
-    let xhat = (x[base + d] - mean) * rstd;
-    var v = rstd * (dy[base + d] * gamma[d] - mean_g - xhat * mean_gx);
-    if (p.accumulate != 0u) { v += dx[base + d]; }
-    dx[base + d] = v;
+  return workgroup_sum2(acc, lid) / f32(p.dim);
+}
+
+@compute @workgroup_size(WG)
+fn layernorm_backward_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                            @builtin(local_invocation_id) lid: vec3<u32>) {
+  let row = row_of(wid, nwg);
+  if (row >= p.rows) { return; }
+  let base = row * p.dim;
+  let mean = saved[2u * row];
+  let rstd = saved[2u * row + 1u];
+  let m = backward_means(base, lid.x, mean, rstd);
+  for (var d = lid.x; d < p.dim; d += WG) {
+    let i = base + d;
+    let shat = (x[i] - mean) * rstd;
+    var v = rstd * (dy[i] * gamma[d] - m.x - shat * m.y);
+    if (p.write_x == 2u) { v += dx[i]; }
+    dx[i] = v;
   }
 }
 
-// Parameter gradients always accumulate: they land in the parameters' gradient buffers.
+// Fused add's backward: ds = LN-backward(dy) (+ dsum), then dx (+)= ds and dr (+)= ds.
 @compute @workgroup_size(WG)
-fn layernorm_backward_params(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let d = flat(gid, nwg);
+fn add_layernorm_backward_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                                @builtin(local_invocation_id) lid: vec3<u32>) {
+  let row = row_of(wid, nwg);
+  if (row >= p.rows) { return; }
+  let base = row * p.dim;
+  let mean = saved[2u * row];
+  let rstd = saved[2u * row + 1u];
+  let m = backward_means(base, lid.x, mean, rstd);
+  for (var d = lid.x; d < p.dim; d += WG) {
+    let i = base + d;
+    let shat = (x[i] - mean) * rstd;
+    var v = rstd * (dy[i] * gamma[d] - m.x - shat * m.y);
+    if (p.has_dsum != 0u) { v += dsum[i]; }
+    if (p.write_x == 2u) { dx[i] += v; } else if (p.write_x == 1u) { dx[i] = v; }
+    if (p.write_r == 2u) { dr[i] += v; } else if (p.write_r == 1u) { dr[i] = v; }
+  }
+}
+
+// Parameter gradients, pass 1: workgroup (column block wid.x, chunk wid.y), 64 columns × 4 row lanes.
+const PC: u32 = 64u; // columns per workgroup
+const PR: u32 = 4u;  // row lanes
+var<workgroup> shared_params: array<vec2<f32>, PC * PR>;
+
+@compute @workgroup_size(PC, PR)
+fn layernorm_params_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let d = wid.x * PC + lid.x;
+  let chunk = wid.y;
+  var acc = vec2<f32>(0.0);
+  if (d < p.dim) {
+    let end = min(p.rows, (chunk + 1u) * p.chunk_rows);
+    for (var row = chunk * p.chunk_rows + lid.y; row < end; row += PR) {
+      let i = row * p.dim + d;
+      let g = dy[i];
+      acc += vec2<f32>(g * (x[i] - saved[2u * row]) * saved[2u * row + 1u], g);
+    }
+  }
+  shared_params[lid.y * PC + lid.x] = acc;
+  workgroupBarrier();
+  if (lid.y == 0u && d < p.dim) {
+    var total = acc;
+    for (var l = 1u; l < PR; l++) { total += shared_params[l * PC + lid.x]; }
+    partial[chunk * 2u * p.dim + d] = total.x;
+    partial[chunk * 2u * p.dim + p.dim + d] = total.y;
+  }
+}
+
+// Pass 2: one thread per column adds the chunks' partials. Parameter gradients always accumulate:
+// they land in the parameters' gradient buffers.
+@compute @workgroup_size(WG)
+fn layernorm_params_final(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let d = gid.x;
   if (d >= p.dim) { return; }
   var sg = 0.0;
   var sb = 0.0;
-  for (var r = 0u; r < p.rows; r++) {
-    let g = dy[r * p.dim + d];
-    sg += g * (x[r * p.dim + d] - saved[2u * r]) * saved[2u * r + 1u];
-    sb += g;
+  for (var c = 0u; c < p.chunks; c++) {
+    sg += partial[c * 2u * p.dim + d];
+    sb += partial[c * 2u * p.dim + p.dim + d];
   }
   dgamma[d] += sg;
   dbeta[d] += sb;

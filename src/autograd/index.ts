@@ -3,7 +3,7 @@ export { backward, backwardFrom, clearTape, noGrad, isRecording, tapeLength } fr
 export { add, scale } from './ops/elementwise.ts';
 export { matmul } from './ops/matmul.ts';
 export { gelu } from './ops/gelu.ts';
-export { layerNorm, LAYERNORM_EPS } from './ops/layernorm.ts';
+export { addLayerNorm, layerNorm, LAYERNORM_EPS, type AddLayerNorm } from './ops/layernorm.ts';
 export { softmax } from './ops/softmax.ts';
 export { attention } from './ops/attention.ts';
 export { softCrossEntropy, binaryCrossEntropy, type BinaryCrossEntropyResult } from './ops/cross-entropy.ts';

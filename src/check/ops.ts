@@ -15,7 +15,8 @@
 import { add, backward, binaryCrossEntropy, clearTape, contextScores, embedTokens, gatherToken, gelu, layerNorm, matmul, maxTokens,
   meanPairwiseCosine, meanTokens, patchify, patchTokens, poolRegions, scale, softCrossEntropy, softmax, sumOf, swapTokens, attention,
   type Tensor, tempTensor, tensorFrom } from '../autograd/index.ts';
-import { LAYERNORM_EPS } from '../autograd/ops/layernorm.ts';
+import { addLayerNorm, LAYERNORM_EPS } from '../autograd/ops/layernorm.ts';
+import { type MatmulKernel, matmulKernel } from '../autograd/ops/matmul.ts';
 import { columnSum } from '../autograd/ops/reduce.ts';
 import { ELEMENTWISE_WG, elementwiseGrid } from '../autograd/ops/workgroups.ts';
 import * as ref from '../autograd/reference/index.ts';
@@ -211,22 +212,61 @@ async function runCase(gpu: Gpu, c: Case, rng: Rng): Promise<OpCheck> {
 const normal = (rng: Rng, n: number, std = 1, mean = 0) => rng.fill(n, () => mean + std * rng.normal());
 const input = (name: string, shape: number[], data: Float32Array, grad = true): Input => ({ name, shape, data, grad });
 
-function matmulCase(rng: Rng, name: string, d: ref.MatmulDims, withBias = false): Case {
-  const { batch, M, N, K, transA = false, transB = false, alpha = 1 } = d;
+function matmulCase(rng: Rng, name: string, d: ref.MatmulDims, withBias = false, o: MatmulCaseOptions = {}): Case {
+  const { batch, M, N, K, transA = false, transB = false, alpha = 1, sharedA = false, sharedB = false } = d;
+  const { gelu: withGelu = false, std = 1, kernel } = o;
   const lead = batch > 1 ? [batch] : [];
   const inputs = [
-    input('A', [...lead, ...(transA ? [K, M] : [M, K])], normal(rng, batch * M * K)),
-    input('B', [...lead, ...(transB ? [N, K] : [K, N])], normal(rng, batch * K * N)),
+    input('A', [...(sharedA ? [] : lead), ...(transA ? [K, M] : [M, K])], normal(rng, (sharedA ? 1 : batch) * M * K, std)),
+    input('B', [...(sharedB ? [] : lead), ...(transB ? [N, K] : [K, N])], normal(rng, (sharedB ? 1 : batch) * K * N)),
     ...(withBias ? [input('bias', [N], normal(rng, N))] : []),
   ];
   return {
     name, inputs,
-    shapes: `${batch > 1 ? `${batch}×` : ''}${M}×${K}·${K}×${N}${transA ? ' transA' : ''}${transB ? ' transB' : ''}${withBias ? ' +bias' : ''}${alpha !== 1 ? ` alpha=${alpha}` : ''}`,
-    gpu: ([a, b, bias]) => [matmul(a, b, { transA, transB, alpha, bias })],
-    forward: ([a, b, bias]) => [ref.matmul(a, b, d, bias)],
-    backward: ([a, b], r) => {
-      const g = ref.matmulBackward(a, b, r, d);
+    shapes: `${batch > 1 ? `${batch}×` : ''}${M}×${K}·${K}×${N}${transA ? ' transA' : ''}${transB ? ' transB' : ''}${sharedA ? ' A shared' : ''}` +
+      `${sharedB ? ' B shared' : ''}${withBias ? ' +bias' : ''}${alpha !== 1 ? ` alpha=${alpha}` : ''}${withGelu ? ' →GELU' : ''}` +
+      ` (${kernel ? `${kernel} kernel` : `${matmulKernel(d, transA, transB)} kernel`})`,
+    gpu: ([a, b, bias]) => [matmul(a, b, { transA, transB, alpha, bias, activation: withGelu ? 'gelu' : undefined, kernel })],
+    forward: ([a, b, bias]) => [withGelu ? ref.matmulGelu(a, b, d, bias) : ref.matmul(a, b, d, bias)],
+    backward: ([a, b, bias], r) => {
+      const g = withGelu ? ref.matmulGeluBackward(a, b, r, d, bias) : ref.matmulBackward(a, b, r, d);
       return withBias ? [g.da, g.db, g.dbias] : [g.da, g.db];
+    },
+  };
+}
+
+interface MatmulCaseOptions {
+  /** activation: 'gelu' (the fused epilogue). */
+  gelu?: boolean;
+  /** Standard deviation of A (B is N(0, 1)); small values keep GELU's inputs where it bends. */
+  std?: number;
+  /** Forces the kernel where it applies. */
+  kernel?: MatmulKernel;
+}
+
+/**
+ * The fused residual add + LayerNorm: out0 = wn·normed + ws·sum, so d(sum) also arrives from
+ * outside the op (ws ≠ 0) or not (ws = 0), and normed may receive no gradient at all (wn = 0).
+ */
+function addLayerNormCase(rng: Rng, name: string, rows: number, dim: number, wn: number, ws: number, rGrad = true): Case {
+  const pGrad = wn !== 0; // gamma and beta get no gradient when normed is unused
+  const terms = [wn && `${wn === 1 ? '' : `${wn}·`}LN(x + r)`, ws && `${ws === 1 ? '' : `${ws}·`}(x + r)`].filter(Boolean).join(' + ');
+  return {
+    name, shapes: `x[${rows},${dim}] ~ N(3, 2²) r${rGrad ? '' : ' (no grad)'} gamma beta; out0 = ${terms}; outputs out0, sum, normed`,
+    inputs: [input('x', [rows, dim], normal(rng, rows * dim, 2, 3)), input('r', [rows, dim], normal(rng, rows * dim), rGrad),
+      input('gamma', [dim], normal(rng, dim, 0.2, 1), pGrad), input('beta', [dim], normal(rng, dim, 0.5), pGrad)],
+    gpu: ([x, r, g, b]) => {
+      const { sum, normed } = addLayerNorm(x, r, g, b, LAYERNORM_EPS);
+      const out = !ws ? scale(normed, wn) : !wn ? scale(sum, ws) : add(scale(normed, wn), scale(sum, ws));
+      return [out, sum, normed];
+    },
+    forward: ([x, r, g, b]) => {
+      const { sum, y } = ref.addLayerNorm(x, r, g, b, dim, LAYERNORM_EPS);
+      return [y.map((v, i) => wn * v + ws * sum[i]), sum, y];
+    },
+    backward: ([x, r, g], dOut) => {
+      const d = ref.addLayerNormBackward(x, r, g, ref.scale(dOut, ws), ref.scale(dOut, wn), dim, LAYERNORM_EPS);
+      return [d.dx, ...(rGrad ? [d.dr] : []), ...(pGrad ? [d.dgamma, d.dbeta] : [])];
     },
   };
 }
@@ -461,6 +501,15 @@ function cases(): ((rng: Rng) => Case | Case[])[] {
     (rng) => matmulCase(rng, 'matmul_transB', { batch: 1, M: 70, N: 37, K: 45, transB: true, alpha: 0.37 }),
     (rng) => matmulCase(rng, 'matmul_batched', { batch: 3, M: 33, N: 17, K: 65 }),
     (rng) => matmulCase(rng, 'matmul_bias', { batch: 1, M: 70, N: 37, K: 45, transB: true }, true),
+    (rng) => matmulCase(rng, 'matmul_vec4', { batch: 1, M: 70, N: 36, K: 44 }),
+    (rng) => matmulCase(rng, 'matmul_vec4_trans', { batch: 1, M: 68, N: 40, K: 52, transA: true, transB: true, alpha: 0.37 }),
+    (rng) => matmulCase(rng, 'matmul_vec4_batched', { batch: 3, M: 33, N: 20, K: 24, transB: true }, true),
+    (rng) => matmulCase(rng, 'matmul_vec4_tile128', { batch: 2, M: 140, N: 132, K: 36, transA: true }, true, { kernel: 'vec4-128' }),
+    (rng) => matmulCase(rng, 'matmul_shared_a', { batch: 3, M: 21, N: 17, K: 19, transB: true, sharedA: true }),
+    (rng) => matmulCase(rng, 'matmul_shared_b', { batch: 3, M: 11, N: 13, K: 9, transB: true, sharedB: true }, true),
+    (rng) => matmulCase(rng, 'matmul_shared_b_vec4', { batch: 3, M: 36, N: 20, K: 24, transA: true, sharedB: true }),
+    (rng) => matmulCase(rng, 'matmul_gelu', { batch: 1, M: 70, N: 37, K: 45, transB: true }, true, { gelu: true, std: 0.3 }),
+    (rng) => matmulCase(rng, 'matmul_gelu_vec4', { batch: 1, M: 70, N: 48, K: 36, transB: true }, true, { gelu: true, std: 0.3 }),
     (rng) => ({
       name: 'add',
       inputs: [input('a', [37, 29], normal(rng, 37 * 29)), input('b', [37, 29], normal(rng, 37 * 29))],
@@ -490,6 +539,16 @@ function cases(): ((rng: Rng) => Case | Case[])[] {
       backward: ([x, g], r) => { const d = ref.layerNormBackward(x, g, r, 45, LAYERNORM_EPS); return [d.dx, d.dgamma, d.dbeta]; },
     }),
     (rng) => ({
+      name: 'layernorm_d192', shapes: `x[300,192] ~ N(3, 2²) gamma[192] beta[192] eps=${LAYERNORM_EPS}`,
+      inputs: [input('x', [300, 192], normal(rng, 300 * 192, 2, 3)), input('gamma', [192], normal(rng, 192, 0.2, 1)), input('beta', [192], normal(rng, 192, 0.5))],
+      gpu: ([x, g, b]) => [layerNorm(x, g, b, LAYERNORM_EPS)],
+      forward: ([x, g, b]) => [ref.layerNorm(x, g, b, 192, LAYERNORM_EPS).y],
+      backward: ([x, g], r) => { const d = ref.layerNormBackward(x, g, r, 192, LAYERNORM_EPS); return [d.dx, d.dgamma, d.dbeta]; },
+    }),
+    (rng) => addLayerNormCase(rng, 'add_layernorm', 70, 45, 1, 0.7),
+    (rng) => addLayerNormCase(rng, 'add_layernorm_d384', 37, 384, 1, 0, false),
+    (rng) => addLayerNormCase(rng, 'add_layernorm_sum_only', 33, 20, 0, 1.3),
+    (rng) => ({
       name: 'softmax', shapes: 'x[37,29] ~ N(0, 3²)',
       inputs: [input('x', [37, 29], normal(rng, 37 * 29, 3))],
       gpu: ([x]) => [softmax(x)],
@@ -498,6 +557,9 @@ function cases(): ((rng: Rng) => Case | Case[])[] {
     }),
     (rng) => attentionCase(rng, 'attention', { batch: 2, tokens: 17, heads: 2, headDim: 8 }),
     (rng) => attentionCase(rng, 'attention_n65', { batch: 2, tokens: 65, heads: 3, headDim: 16 }),
+    (rng) => attentionCase(rng, 'attention_n65_e64', { batch: 1, tokens: 65, heads: 3, headDim: 64 }),
+    (rng) => attentionCase(rng, 'attention_n130', { batch: 1, tokens: 130, heads: 2, headDim: 32 }),
+    (rng) => attentionCase(rng, 'attention_e80_rows', { batch: 1, tokens: 9, heads: 2, headDim: 80 }),
     (rng) => ({
       name: 'soft_cross_entropy', shapes: 'logits[37,13] targets[37,13] (outputs: loss, probs, correct)',
       inputs: [input('logits', [37, 13], normal(rng, 37 * 13, 2)), input('targets', [37, 13], softTargets(rng, 37, 13), false)],

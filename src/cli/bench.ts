@@ -180,7 +180,7 @@ async function benchMatmul(gpu: Gpu, n: number, mode: Mode): Promise<MatmulResul
   const wallMs = median(wall);
   const result: MatmulResult = { size: n, reps, wallMs, wallGflops: flop / wallMs / 1e6 };
   const { timings } = await timestamped(gpu, mode.samples, record, () => true);
-  const perDispatch = timings.flat().filter((k) => k.label === 'matmul:matmul').map((k) => k.ms);
+  const perDispatch = timings.flat().filter((k) => k.label.startsWith('matmul:matmul')).map((k) => k.ms);
   if (perDispatch.length) {
     result.gpuMs = median(perDispatch);
     result.gpuGflops = flop / result.gpuMs / 1e6;

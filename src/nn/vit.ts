@@ -8,9 +8,13 @@
  *   per block:  x += proj(attention(qkv(LN1(x))));  x += fc2(GELU(fc1(LN2(x))))
  *   logits = head(LN(x)[:, 0])                                [B, K]
  *
+ * Fused kernels: each residual add runs with the LayerNorm that follows it (addLayerNorm: LN2 of
+ * the block after the attention add; the next block's LN1, or the final LN, after the MLP add),
+ * and fc1's bias and GELU run in its matmul epilogue (activation: 'gelu').
+ *
  * Parameter names and shapes are timm's (VisionTransformer), so weights load into timm.
  */
-import { add, attention, embedTokens, gatherToken, gelu, layerNorm, matmul, patchify, swapTokens, type Tensor } from '../autograd/index.ts';
+import { addLayerNorm, attention, embedTokens, gatherToken, layerNorm, matmul, patchify, swapTokens, type Tensor } from '../autograd/index.ts';
 import { type Gpu, type Storage } from '../gpu/gpu.ts';
 import { type ParamSpec, Parameters } from './parameters.ts';
 import { tokensOf, type VitConfig } from './presets.ts';
@@ -115,17 +119,25 @@ export class VisionTransformer {
 
     const attn: Tensor[] = [];
     const hidden = [x];
+    /** gamma, beta of block i's norm1/norm2; past the last block, of the final norm. */
+    const norm = (i: number, which: 'norm1' | 'norm2'): [Tensor, Tensor] =>
+      (i < c.depth ? [w(`blocks.${i}.${which}.weight`), w(`blocks.${i}.${which}.bias`)] : [w('norm.weight'), w('norm.bias')]);
+    // h: LN1 of the block about to run (after the last block: the final LN), fused with the add before it
+    let h = layerNorm(x, ...norm(0, 'norm1'));
     for (let i = 0; i < c.depth; i++) {
       const blk = `blocks.${i}`;
-      const h = layerNorm(x, w(`${blk}.norm1.weight`), w(`${blk}.norm1.bias`));
       const a = attention(linear(h, `${blk}.attn.qkv`), B, N, c.heads);
       attn.push(a.probs);
-      x = add(x, linear(a.out, `${blk}.attn.proj`));
-      const m = layerNorm(x, w(`${blk}.norm2.weight`), w(`${blk}.norm2.bias`));
-      x = add(x, linear(gelu(linear(m, `${blk}.mlp.fc1`)), `${blk}.mlp.fc2`));
+      const [g2, b2] = norm(i, 'norm2');
+      const mid = addLayerNorm(x, linear(a.out, `${blk}.attn.proj`), g2, b2);
+      const u = matmul(mid.normed, w(`${blk}.mlp.fc1.weight`), { transB: true, bias: w(`${blk}.mlp.fc1.bias`), activation: 'gelu' });
+      const [g1, b1] = norm(i + 1, 'norm1');
+      const out = addLayerNorm(mid.sum, linear(u, `${blk}.mlp.fc2`), g1, b1);
+      x = out.sum;
+      h = out.normed;
       hidden.push(x);
     }
-    const tokens = layerNorm(x, w('norm.weight'), w('norm.bias')).reshape([B, N, c.dim]);
+    const tokens = h.reshape([B, N, c.dim]);
     const logits = linear(gatherToken(tokens, 0), 'head');
     return { logits, attention: attn, tokens, hidden, patches: patchEmbeddings };
   }

@@ -1,5 +1,6 @@
 /**
- * matmul: C = alpha · op(A) · op(B) + bias, batched or 2-D (shaders/matmul.wgsl).
+ * matmul: C = alpha · op(A) · op(B) + bias, batched or 2-D (shaders/matmul.wgsl), optionally with
+ * GELU fused into the epilogue (activation: 'gelu': C = GELU(V), V = alpha·op(A)·op(B) + bias).
  * A is [M, K] or [Z, M, K] (stored transposed when transA), B likewise [K, N] (transB: [N, K]).
  * A linear layer y = x·Wᵀ + b is matmul(x, W, { transB: true, bias: b }).
  *
@@ -7,76 +8,156 @@
  *   dA = transA ? mm(B, dC, tA=transB, tB=1) : mm(dC, B, tA=0, tB=!transB)
  *   dB = transB ? mm(dC, A, tA=1, tB=transA) : mm(A, dC, tA=!transA, tB=0)
  *   dbias = column sums of dC
+ * With GELU the forward also writes the pre-activation V, and the backward first forms
+ * dV = dC · GELU'(V) (gelu.wgsl's gelu_backward) and uses dV for dC above.
+ *
+ * Kernel choice (encodeMatmul): the vec4 kernel (8×8 per thread, 64×64 or 128×128 tiles) when
+ * N and each operand's contiguous dimension are multiples of 4, the scalar 4×4 kernel otherwise.
  */
 import { type Gpu, type Storage } from '../../gpu/gpu.ts';
 import { gradInto, record, zeroedGrad } from '../tape.ts';
 import { tempTensor, type Tensor } from '../tensor.ts';
 import { columnSum } from './reduce.ts';
-import { MATMUL_TILE } from './workgroups.ts';
+import { ELEMENTWISE_WG, MATMUL_TILE, elementwiseGrid } from './workgroups.ts';
 
 export interface MatmulOptions {
   transA?: boolean;
   transB?: boolean;
   bias?: Tensor;
   alpha?: number;
+  /** Fused into the epilogue: GELU (exact erf form, as the gelu op) of alpha·op(A)·op(B) + bias. */
+  activation?: 'gelu';
+  /**
+   * Forces a kernel for every product of this op, forward and backward, where it applies (tests;
+   * a vec4 kernel falls back to the scalar one for shapes it cannot take). Default: matmulKernel.
+   */
+  kernel?: MatmulKernel;
 }
 
-interface Dims { batch: number; M: number; N: number; K: number }
+/** Vec4 kernel tiles: 64×64 (BK 16, 64 threads), and 128×128 (BK 8, 256 threads) for large outputs. */
+export const MATMUL_VEC4_TILES = {
+  small: { BM: 64, BN: 64, BK: 16 },
+  large: { BM: 128, BN: 128, BK: 8 },
+} as const;
+/** The large tile is used when it still gives at least this many workgroups. */
+export const MATMUL_LARGE_TILE_MIN_GROUPS = 128;
+
+export type MatmulKernel = 'scalar' | 'vec4-64' | 'vec4-128';
+
+/**
+ * Batch, sizes, and which operand (if any) is shared by every batch entry: a 2-D operand beside a
+ * 3-D one is broadcast (batch stride 0 in the kernel).
+ */
+export interface Dims { batch: number; M: number; N: number; K: number; sharedA?: boolean; sharedB?: boolean }
 
 /** Shape bookkeeping shared by the op and by callers that want the raw kernel. */
 export function matmulDims(a: readonly number[], b: readonly number[], transA: boolean, transB: boolean): Dims {
-  if (a.length !== b.length || (a.length !== 2 && a.length !== 3)) {
-    throw new Error(`matmul: operands must both be 2-D or both 3-D, got [${a}] and [${b}]`);
+  if ((a.length !== 2 && a.length !== 3) || (b.length !== 2 && b.length !== 3)) {
+    throw new Error(`matmul: operands must be 2-D or 3-D, got [${a}] and [${b}]`);
   }
-  const batch = a.length === 3 ? a[0] : 1;
-  if (a.length === 3 && b[0] !== batch) throw new Error(`matmul: batch sizes ${a[0]} and ${b[0]} differ`);
+  const batch = a.length === 3 ? a[0] : b.length === 3 ? b[0] : 1;
+  if (a.length === 3 && b.length === 3 && b[0] !== batch) throw new Error(`matmul: batch sizes ${a[0]} and ${b[0]} differ`);
   const [ar, ac] = a.slice(-2);
   const [br, bc] = b.slice(-2);
   const [M, K] = transA ? [ac, ar] : [ar, ac];
   const [K2, N] = transB ? [bc, br] : [br, bc];
   if (K !== K2) throw new Error(`matmul: inner dimensions differ: [${a}]${transA ? 'ᵀ' : ''} · [${b}]${transB ? 'ᵀ' : ''}`);
-  return { batch, M, N, K };
+  return { batch, M, N, K, sharedA: a.length === 2 && b.length === 3, sharedB: b.length === 2 && a.length === 3 };
 }
 
-/** Records the kernel: c = alpha·op(a)·op(b) (+ bias) (+ c). `bias` may be any buffer when absent. */
-export function encodeMatmul(
-  gpu: Gpu, a: Storage, b: Storage, c: Storage, d: Dims,
-  o: { transA: boolean; transB: boolean; bias?: Storage; accumulate: boolean; alpha: number },
-): void {
-  const { BM, BN, BK } = MATMUL_TILE;
+/** Whether the vec4 kernel applies: N and each operand's contiguous dimension are multiples of 4. */
+export function matmulVec4Ok(d: Dims, transA: boolean, transB: boolean): boolean {
+  return d.N % 4 === 0 && (transA ? d.M : d.K) % 4 === 0 && (transB ? d.K : d.N) % 4 === 0;
+}
+
+/** The kernel encodeMatmul picks for these dimensions (depends only on the shapes, never on the adapter). */
+export function matmulKernel(d: Dims, transA: boolean, transB: boolean): MatmulKernel {
+  if (!matmulVec4Ok(d, transA, transB)) return 'scalar';
+  const { BM, BN } = MATMUL_VEC4_TILES.large;
+  const large = Math.ceil(d.M / BM) * Math.ceil(d.N / BN) * d.batch >= MATMUL_LARGE_TILE_MIN_GROUPS;
+  return large ? 'vec4-128' : 'vec4-64';
+}
+
+export interface EncodeMatmulOptions {
+  transA: boolean;
+  transB: boolean;
+  bias?: Storage;
+  accumulate: boolean;
+  alpha: number;
+  /** With 'gelu', c receives GELU(v) and `pre` receives v (required then; accumulate is not allowed). */
+  activation?: 'gelu';
+  pre?: Storage;
+  /** Forces a kernel (tests and benchmarks); the vec4 ones only where matmulVec4Ok. */
+  kernel?: MatmulKernel;
+}
+
+/** Records the kernel: c = alpha·op(a)·op(b) (+ bias) (+ c), or GELU of it. `bias` may be absent. */
+export function encodeMatmul(gpu: Gpu, a: Storage, b: Storage, c: Storage, d: Dims, o: EncodeMatmulOptions): void {
+  const gelu = o.activation === 'gelu';
+  if (gelu && (!o.pre || o.accumulate)) throw new Error('matmul: a GELU epilogue needs a pre-activation buffer and no accumulate');
+  const kernel = o.kernel ?? matmulKernel(d, o.transA, o.transB);
+  if (kernel !== 'scalar' && !matmulVec4Ok(d, o.transA, o.transB)) throw new Error(`matmul: the vec4 kernel needs multiples of 4 (M=${d.M} N=${d.N} K=${d.K})`);
   const z = d.batch;
-  gpu.run(
-    'matmul', 'matmul',
-    {
-      M: d.M, N: d.N, K: d.K, trans_a: o.transA, trans_b: o.transB,
-      batch_stride_a: z > 1 ? d.M * d.K : 0, batch_stride_b: z > 1 ? d.K * d.N : 0, batch_stride_c: d.M * d.N,
-      has_bias: !!o.bias, accumulate: o.accumulate, alpha: o.alpha,
-    },
-    { a, b, bias: o.bias ?? a, c },
-    [Math.ceil(d.N / BN), Math.ceil(d.M / BM), z],
-    { BM, BN, BK },
-  );
+  const params = {
+    M: d.M, N: d.N, K: d.K, trans_a: o.transA, trans_b: o.transB,
+    batch_stride_a: z > 1 && !d.sharedA ? d.M * d.K : 0, batch_stride_b: z > 1 && !d.sharedB ? d.K * d.N : 0, batch_stride_c: d.M * d.N,
+    has_bias: !!o.bias, accumulate: o.accumulate, alpha: o.alpha,
+  };
+  const bias = o.bias ?? a;
+  if (kernel === 'scalar') {
+    const { BM, BN, BK } = MATMUL_TILE;
+    const bindings: Record<string, Storage> = gelu ? { a, b, bias, c, pre: o.pre! } : { a, b, bias, c };
+    gpu.run('matmul', gelu ? 'matmul_gelu' : 'matmul', params, bindings, [Math.ceil(d.N / BN), Math.ceil(d.M / BM), z], { BM, BN, BK });
+  } else {
+    const { BM, BN, BK } = MATMUL_VEC4_TILES[kernel === 'vec4-128' ? 'large' : 'small'];
+    const bindings: Record<string, Storage> = gelu ? { a4: a, b4: b, bias, c4: c, pre4: o.pre! } : { a4: a, b4: b, bias, c4: c };
+    gpu.run('matmul', gelu ? 'matmul_vec4_gelu' : 'matmul_vec4', params, bindings, [Math.ceil(d.N / BN), Math.ceil(d.M / BM), z], { BM, BN, BK });
+  }
 }
 
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
-  const { transA = false, transB = false, bias, alpha = 1 } = options;
+  const { transA = false, transB = false, bias, alpha = 1, activation, kernel: forced } = options;
   const gpu = a.gpu;
-  const d = matmulDims(a.shape, b.shape, transA, transB);
-  if (bias && bias.size !== d.N) throw new Error(`matmul: bias of ${bias.size} values for ${d.N} output columns`);
-  const shape = a.shape.length === 3 ? [d.batch, d.M, d.N] : [d.M, d.N];
-  const c = tempTensor(gpu, shape, 'matmul');
-  encodeMatmul(gpu, a.storage, b.storage, c.storage, d, { transA, transB, bias: bias?.storage, accumulate: false, alpha });
+  const dims = matmulDims(a.shape, b.shape, transA, transB);
+  if (bias && bias.size !== dims.N) throw new Error(`matmul: bias of ${bias.size} values for ${dims.N} output columns`);
+  const shape = dims.batch > 1 || a.shape.length === 3 || b.shape.length === 3 ? [dims.batch, dims.M, dims.N] : [dims.M, dims.N];
+  // A batch of row-major A against one shared B is a single 2-D product with batch·M rows.
+  const d: Dims = dims.sharedB && !transA ? { batch: 1, M: dims.batch * dims.M, N: dims.N, K: dims.K } : dims;
+  const c = tempTensor(gpu, shape, activation ? `matmul_${activation}` : 'matmul');
+  const pre = activation ? gpu.temp(c.size) : undefined;
+  const encode = (x: Storage, y: Storage, out: Storage, dd: Dims, o: EncodeMatmulOptions) =>
+    encodeMatmul(gpu, x, y, out, dd, { ...o, kernel: forced && (forced === 'scalar' || matmulVec4Ok(dd, o.transA, o.transB)) ? forced : undefined });
+  encode(a.storage, b.storage, c.storage, d, { transA, transB, bias: bias?.storage, accumulate: false, alpha, activation, pre });
 
   const inputs = bias ? [a, b, bias] : [a, b];
-  return record('matmul', inputs, c, (dC) => {
-    gradInto(a, (dA, accumulate) => {
-      if (transA) encodeMatmul(gpu, b.storage, dC.storage, dA.storage, { batch: d.batch, M: d.K, N: d.M, K: d.N }, { transA: transB, transB: true, accumulate, alpha });
-      else encodeMatmul(gpu, dC.storage, b.storage, dA.storage, { batch: d.batch, M: d.M, N: d.K, K: d.N }, { transA: false, transB: !transB, accumulate, alpha });
+  return record(activation ? `matmul_${activation}` : 'matmul', inputs, c, (dOut) => {
+    let dC = dOut.storage;
+    if (pre) {
+      // dV = dC · GELU'(V), V the saved pre-activation
+      dC = gpu.temp(c.size);
+      gpu.run('gelu', 'gelu_backward', { n: c.size, accumulate: 0 }, { x: pre, dy: dOut.storage, y: dC }, elementwiseGrid(c.size), { WG: ELEMENTWISE_WG });
+    }
+    // A shared operand's gradient is the sum over the batch of per-entry gradients: formed batched
+    // in a step buffer, then summed (a column sum over [batch, size]).
+    const sharedGrad = (t: Tensor, shared: boolean | undefined, write: (dst: Storage, accumulate: boolean) => void) =>
+      gradInto(t, (dst, accumulate) => {
+        if (!shared || d.batch === 1) { write(dst.storage, accumulate); return; }
+        const perBatch = gpu.temp(d.batch * t.size);
+        write(perBatch, false);
+        columnSum(gpu, perBatch, dst.storage, t.size, accumulate);
+        gpu.release(perBatch);
+      });
+    const full = { batch: d.batch, sharedA: false, sharedB: false };
+    sharedGrad(a, d.sharedA, (dA, accumulate) => {
+      const g = { ...full, sharedA: d.sharedB };
+      if (transA) encode(b.storage, dC, dA, { ...g, M: d.K, N: d.M, K: d.N }, { transA: transB, transB: true, accumulate, alpha });
+      else encode(dC, b.storage, dA, { ...full, sharedB: d.sharedB, M: d.M, N: d.K, K: d.N }, { transA: false, transB: !transB, accumulate, alpha });
     });
-    gradInto(b, (dB, accumulate) => {
-      if (transB) encodeMatmul(gpu, dC.storage, a.storage, dB.storage, { batch: d.batch, M: d.N, N: d.K, K: d.M }, { transA: true, transB: transA, accumulate, alpha });
-      else encodeMatmul(gpu, a.storage, dC.storage, dB.storage, { batch: d.batch, M: d.K, N: d.N, K: d.M }, { transA: !transA, transB: false, accumulate, alpha });
+    sharedGrad(b, d.sharedB, (dB, accumulate) => {
+      if (transB) encode(dC, a.storage, dB, { ...full, sharedB: d.sharedA, M: d.N, N: d.K, K: d.M }, { transA: true, transB: transA, accumulate, alpha });
+      else encode(a.storage, dC, dB, { ...full, sharedA: d.sharedA, M: d.K, N: d.N, K: d.M }, { transA: !transA, transB: false, accumulate, alpha });
     });
-    if (bias?.requiresGrad) columnSum(gpu, dC.storage, zeroedGrad(bias).storage, d.N, true);
+    if (bias?.requiresGrad) columnSum(gpu, dC, zeroedGrad(bias).storage, d.N, true);
+    if (pre) gpu.release(dC); // dV: read by nothing recorded from now on
   });
 }

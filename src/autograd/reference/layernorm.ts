@@ -39,3 +39,20 @@ export function layerNormBackward(x: In, gamma: In, dy: In, dim: number, eps: nu
   }
   return { dx, dgamma, dbeta };
 }
+
+/** The fused residual add: sum = x + r, y = LayerNorm(sum) (shaders/layernorm.wgsl: add_layernorm_forward). */
+export function addLayerNorm(x: In, r: In, gamma: In, beta: In, dim: number, eps: number): { sum: Vec; y: Vec } {
+  const sum = Float64Array.from(x, (v, i) => v + r[i]);
+  return { sum, y: layerNorm(sum, gamma, beta, dim, eps).y };
+}
+
+/**
+ * Given d(sum) from the sum's other consumers (dsum) and dy for the normalised output:
+ * ds = dsum + LN-backward(dy) at sum = x + r; dx = dr = ds; dgamma, dbeta as layerNormBackward.
+ */
+export function addLayerNormBackward(x: In, r: In, gamma: In, dsum: In, dy: In, dim: number, eps: number): { dx: Vec; dr: Vec; dgamma: Vec; dbeta: Vec } {
+  const sum = Float64Array.from(x, (v, i) => v + r[i]);
+  const g = layerNormBackward(sum, gamma, dy, dim, eps);
+  const ds = Float64Array.from(g.dx, (v, i) => v + dsum[i]);
+  return { dx: ds, dr: Float64Array.from(ds), dgamma: g.dgamma, dbeta: g.dbeta };
+}
