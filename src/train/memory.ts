@@ -8,8 +8,9 @@
  * the allocation itself is also guarded by an out-of-memory error scope).
  *
  * The estimate counts the parameter arena (values, gradients, two AdamW moments), the uint8
- * datasets, and one step's temporaries: every forward activation of the batch and as much again
- * for its gradients, since temporaries go back to the pool only when the step ends; evaluation's
+ * datasets, and one step's temporaries: every forward activation of the batch and half as much
+ * again for gradients and scratch (the backward hands each activation gradient back to the pool
+ * once its op has consumed it; measured ×1.10–1.12 of what is created); evaluation's
  * batch, which reuses those buffers when its size is the same.
  */
 import { tokensOf, type VitConfig } from '../nn/presets.ts';
@@ -52,7 +53,7 @@ export function planMemory(c: VitConfig, o: { batch: number; evalBatch: number; 
   const parts = {
     parameters: 4 * 4 * parameters,
     datasets: (o.trainImages + o.testImages) * (imageBytes + 4),
-    activations: 4 * 2 * train.floats,
+    activations: 4 * 1.5 * train.floats,
     evaluation: 4 * evaluation.floats,
     /** A teacher method's maps [trainImages, T, K] f32. */
     teacher: o.teacher ? 4 * o.trainImages * (c.imageSize / c.patch) ** 2 * c.classes : 0,
