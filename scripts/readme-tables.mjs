@@ -24,11 +24,16 @@ const gradTable = between(gradcheck, /^\| op \|/, /^$/);
 const wholeModel = between(gradcheck, /^finite differences/, /^gradcheck:/);
 const bench = run(['src/cli/bench.ts', '--quick']);
 const benchTables = between(bench, /^matmul/, /^notes:/);
+const peers = run(['src/cli/bench-peers.ts', '--quick']);
+const peersAt = peers.search(/^Measured .* by `npm run bench:peers/m);
+if (peersAt < 0) throw new Error(`bench:peers printed no tables:\n${peers}`);
+const peersTables = peers.slice(peersAt).trim();
 
 const tables = {
   presets,
   gradcheck: `Measured ${date} by \`npm run gradcheck\` on ${adapter}, Node ${process.versions.node}:\n\n${gradTable}\n\n${wholeModel}`,
   bench: `Measured ${date} by \`npm run bench -- --quick\` on ${adapter}, Node ${process.versions.node}:\n\n\`\`\`\n${benchTables}\n\`\`\``,
+  peers: peersTables,
 };
 
 let readme = readFileSync('README.md', 'utf8');
