@@ -13,15 +13,13 @@ import type * as TfCore from '@tensorflow/tfjs-core';
 import { backward, softCrossEntropy, tempTensor } from '../autograd/index.ts';
 import { type Gpu } from '../gpu/gpu.ts';
 import { preset, type VitConfig } from '../nn/presets.ts';
-import { Rng } from '../nn/random.ts';
 import { VisionTransformer } from '../nn/vit.ts';
+import { benchBatch } from '../bench/peers-bench.ts';
 import { loadTfjs, type Tf } from './tfjs-runtime.ts';
 import { softTargetCrossEntropy, vitLogits } from './tfjs-vit.ts';
 
 export const LOSS_TOLERANCE = 1e-5;
 export const GRAD_TOLERANCE = 1e-4;
-/** Weight of the first class in each mixed target row. */
-const MIX_LAMBDA = 0.7;
 
 export interface TfjsComparison {
   loss_ours: number;
@@ -43,7 +41,7 @@ export async function compareWithTfjs(gpu: Gpu, o: { preset?: string; seed?: num
   const config = preset(o.preset ?? 'test');
   const seed = o.seed ?? 0;
   const batchSize = o.batch ?? 4;
-  const batch = randomBatch(config, batchSize, seed);
+  const batch = benchBatch(config, batchSize, seed);
   const ours = await ourLossAndGrads(gpu, config, seed, batch, batchSize);
   const tf = await loadTfjs();
   const theirs = tfjsLossAndGrads(tf, config, ours.weights, batch, batchSize);
@@ -61,20 +59,6 @@ export async function compareWithTfjs(gpu: Gpu, o: { preset?: string; seed?: num
     per_tensor,
     ok: loss_rel <= LOSS_TOLERANCE && grad_max_rel <= GRAD_TOLERANCE,
   };
-}
-
-/** Normal images [B, C, S, S] and soft targets [B, K]: λ on one class, 1 − λ on another. */
-function randomBatch(c: VitConfig, batch: number, seed: number): Batch {
-  const rng = new Rng(1000 + seed);
-  const images = rng.fill(batch * c.channels * c.imageSize * c.imageSize, () => rng.normal());
-  const targets = new Float32Array(batch * c.classes);
-  for (let b = 0; b < batch; b++) {
-    const first = rng.int(c.classes);
-    const second = (first + 1 + rng.int(c.classes - 1)) % c.classes;
-    targets[b * c.classes + first] = MIX_LAMBDA;
-    targets[b * c.classes + second] = 1 - MIX_LAMBDA;
-  }
-  return { images, targets };
 }
 
 /** Our engine: one forward + soft-target CE + backward on the GPU; also returns the weights used. */

@@ -35,6 +35,7 @@ import { preset, tokensOf, type VitConfig } from '../nn/presets.ts';
 import { Rng } from '../nn/random.ts';
 import { VisionTransformer } from '../nn/vit.ts';
 import { AdamW, Trainer } from '../train/step.ts';
+import { vitForwardFlops } from '../bench/peers-bench.ts';
 import { type FlagSpec, parseArgsOrExit } from './args.ts';
 
 const FLAGS = {
@@ -153,13 +154,6 @@ async function timestamped(gpu: Gpu, samples: number, record: () => void, match:
   return { perSample: timings.map((t) => t.filter((k) => match(k.label)).reduce((a, k) => a + k.ms, 0)), timings };
 }
 
-export function vitForwardFlops(c: VitConfig): number {
-  const T = (c.imageSize / c.patch) ** 2;
-  const N = T + 1;
-  const D = c.dim;
-  const block = 2 * N * D * 3 * D + 4 * N * N * D + 2 * N * D * D + 4 * N * D * c.mlpDim;
-  return 2 * T * c.channels * c.patch ** 2 * D + c.depth * block + 2 * D * c.classes;
-}
 
 // ------------------------------------------------------------------ matmul
 
