@@ -40,11 +40,7 @@ function optionsFromUrl(q: URLSearchParams): PeerBenchOptions {
 }
 
 async function loadTfjsWebgpu() {
-  const [tf] = await Promise.all([
-    import('@tensorflow/tfjs-core'),
-    import('@tensorflow/tfjs-core/dist/register_all_gradients'),
-    import('@tensorflow/tfjs-backend-webgpu'),
-  ]);
+  const tf = await import('./peers/tfjs-webgpu.ts');
   if (!(await tf.setBackend('webgpu'))) throw new Error('TF.js: the WebGPU backend did not initialise');
   return tf;
 }

@@ -1,7 +1,8 @@
 /**
  * bench.html in headless Chromium (SwiftShader): the peer benchmark's quick run on the page's own
  * adapter, from the `vite build` served statically. TF.js and jax-js must compute labelflow's
- * loss (≤ 1e-4 relative) before they are timed, as in Node.
+ * loss (≤ 1e-4 relative) before they are timed, as in Node. Script responses arrive in reverse
+ * order of request, so a chunk-order dependency shows here and not by chance in CI.
  * Chromium missing: skipped locally, a failure under CI=true.
  */
 import assert from 'node:assert/strict';
@@ -13,6 +14,14 @@ test('bench.html runs the quick peer benchmark in the browser', { skip, timeout:
   const url = await serve(viteBuild(), '/nested/');
   const page = await (await launch(true)).newPage();
   const log = watch(page);
+  // Scripts requested later arrive sooner (each held 0.1 s less than the one before), so the
+  // page cannot depend on chunks evaluating in the order they were asked for. With TF.js imported
+  // as three parallel chunks, this order made it fail ("Cannot evaluate flag 'DEBUG'", seen in CI).
+  let requested = 0;
+  await page.route('**/*.js', async (route) => {
+    await new Promise((r) => setTimeout(r, Math.max(0, 1000 - 100 * requested++)));
+    await route.continue();
+  });
   const t0 = Date.now();
   await page.goto(`${url}bench.html?quick&autorun&samples=1`);
   await page.waitForFunction(() => window.__bench || window.__benchError, null, { timeout: 540_000 });
