@@ -1,13 +1,15 @@
-// Batched matrix multiply with optional transposes, fused bias, scaling, accumulation and GELU.
+// Batched matrix multiply with optional transposes, fused bias, scaling, accumulation, residual
+// add and GELU.
 //
-//   V[z] = alpha · op(A[z]) · op(B[z]) + bias  (+ C[z] when accumulate)
+//   V[z] = alpha · op(A[z]) · op(B[z]) + bias  (+ C[z] when accumulate)  (+ R[z] when has_residual)
 //   C[z] = V[z], or GELU(V[z]) with the pre-activation V[z] also written to `pre` (the *_gelu entries)
 //   op(A) is M×K (A stored K×M when trans_a), op(B) is K×N (B stored N×K when trans_b);
 //   z = workgroup id z; a batch stride of 0 broadcasts that operand (a shared weight).
 //
 // Backward is this same kernel with other transposes (see src/autograd/ops/matmul.ts):
 //   dA = dC · op(B)ᵀ,  dB = op(A)ᵀ · dC,  dbias = column sums of dC (reduce.wgsl: column_sum);
-//   with GELU, dC is first replaced by dV = dC · GELU'(V) (gelu.wgsl: gelu_backward on `pre`).
+//   with GELU, dC is first replaced by dV = dC · GELU'(V) (gelu.wgsl: gelu_backward on `pre`);
+//   dR = dC (a copy).
 //
 // Two kernels, chosen on the host (encodeMatmul):
 //   matmul, matmul_gelu            scalar loads, any M, N, K. A BM×BN output tile per workgroup of
@@ -25,7 +27,7 @@ struct Params {
   M: u32, N: u32, K: u32,
   trans_a: u32, trans_b: u32,
   batch_stride_a: u32, batch_stride_b: u32, batch_stride_c: u32,
-  has_bias: u32, accumulate: u32, alpha: f32,
+  has_bias: u32, accumulate: u32, alpha: f32, has_residual: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -40,6 +42,9 @@ struct Params {
 @group(0) @binding(7) var<storage, read> b4: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> c4: array<vec4<f32>>;
 @group(0) @binding(9) var<storage, read_write> pre4: array<vec4<f32>>;
+// the residual R, same layout as C (bound to A when absent)
+@group(0) @binding(10) var<storage, read> residual: array<f32>;
+@group(0) @binding(11) var<storage, read> residual4: array<vec4<f32>>;
 
 override BM: u32 = 64;
 override BN: u32 = 64;
@@ -119,11 +124,12 @@ fn out_coords(wid: vec3<u32>, lid: vec3<u32>, i: u32, j: u32) -> vec2<u32> {
   return vec2<u32>(wid.y * BM + lid.y + i * (BM / TM), wid.x * BN + lid.x + j * (BN / TN));
 }
 
-/** alpha·acc + bias (+ c when accumulate) at output index idx, column n. */
+/** alpha·acc + bias (+ c when accumulate) (+ residual) at output index idx, column n. */
 fn epilogue(idx: u32, n: u32, acc: f32) -> f32 {
   var v = p.alpha * acc;
   if (p.has_bias != 0u) { v += bias[n]; }
   if (p.accumulate != 0u) { v += c[idx]; }
+  if (p.has_residual != 0u) { v += residual[idx]; }
   return v;
 }
 
@@ -257,6 +263,7 @@ fn epilogue_vec4(mn: vec2<u32>, idx4: u32, acc: vec4<f32>) -> vec4<f32> {
   var v = p.alpha * acc;
   if (p.has_bias != 0u) { v += vec4<f32>(bias[mn.y], bias[mn.y + 1u], bias[mn.y + 2u], bias[mn.y + 3u]); }
   if (p.accumulate != 0u) { v += c4[idx4]; }
+  if (p.has_residual != 0u) { v += residual4[idx4]; }
   return v;
 }
 

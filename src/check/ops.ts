@@ -214,23 +214,33 @@ const input = (name: string, shape: number[], data: Float32Array, grad = true): 
 
 function matmulCase(rng: Rng, name: string, d: ref.MatmulDims, withBias = false, o: MatmulCaseOptions = {}): Case {
   const { batch, M, N, K, transA = false, transB = false, alpha = 1, sharedA = false, sharedB = false } = d;
-  const { gelu: withGelu = false, std = 1, kernel } = o;
+  const { gelu: withGelu = false, std = 1, kernel, residual: withResidual = false } = o;
   const lead = batch > 1 ? [batch] : [];
   const inputs = [
     input('A', [...(sharedA ? [] : lead), ...(transA ? [K, M] : [M, K])], normal(rng, (sharedA ? 1 : batch) * M * K, std)),
     input('B', [...(sharedB ? [] : lead), ...(transB ? [N, K] : [K, N])], normal(rng, (sharedB ? 1 : batch) * K * N)),
     ...(withBias ? [input('bias', [N], normal(rng, N))] : []),
+    ...(withResidual ? [input('R', [...lead, M, N], normal(rng, batch * M * N))] : []),
   ];
+  const split = <T>(xs: T[]) => ({ a: xs[0], b: xs[1], bias: withBias ? xs[2] : undefined, residual: withResidual ? xs[withBias ? 3 : 2] : undefined });
   return {
     name, inputs,
     shapes: `${batch > 1 ? `${batch}×` : ''}${M}×${K}·${K}×${N}${transA ? ' transA' : ''}${transB ? ' transB' : ''}${sharedA ? ' A shared' : ''}` +
-      `${sharedB ? ' B shared' : ''}${withBias ? ' +bias' : ''}${alpha !== 1 ? ` alpha=${alpha}` : ''}${withGelu ? ' →GELU' : ''}` +
+      `${sharedB ? ' B shared' : ''}${withBias ? ' +bias' : ''}${withResidual ? ' +residual' : ''}${alpha !== 1 ? ` alpha=${alpha}` : ''}${withGelu ? ' →GELU' : ''}` +
       ` (${kernel ? `${kernel} kernel` : `${matmulKernel(d, transA, transB)} kernel`})`,
-    gpu: ([a, b, bias]) => [matmul(a, b, { transA, transB, alpha, bias, activation: withGelu ? 'gelu' : undefined, kernel })],
-    forward: ([a, b, bias]) => [withGelu ? ref.matmulGelu(a, b, d, bias) : ref.matmul(a, b, d, bias)],
-    backward: ([a, b, bias], r) => {
+    gpu: (xs) => {
+      const { a, b, bias, residual } = split(xs);
+      return [matmul(a, b, { transA, transB, alpha, bias, residual, activation: withGelu ? 'gelu' : undefined, kernel })];
+    },
+    forward: (xs) => {
+      const { a, b, bias, residual } = split(xs);
+      const y = withGelu ? ref.matmulGelu(a, b, d, bias) : ref.matmul(a, b, d, bias);
+      return [residual ? y.map((v, i) => v + residual[i]) : y];
+    },
+    backward: (xs, r) => {
+      const { a, b, bias } = split(xs);
       const g = withGelu ? ref.matmulGeluBackward(a, b, r, d, bias) : ref.matmulBackward(a, b, r, d);
-      return withBias ? [g.da, g.db, g.dbias] : [g.da, g.db];
+      return [g.da, g.db, ...(withBias ? [g.dbias] : []), ...(withResidual ? [r] : [])];
     },
   };
 }
@@ -242,6 +252,8 @@ interface MatmulCaseOptions {
   std?: number;
   /** Forces the kernel where it applies. */
   kernel?: MatmulKernel;
+  /** residual: an input R of the output's shape added in the epilogue (dR = dC). */
+  residual?: boolean;
 }
 
 /**
@@ -510,6 +522,9 @@ function cases(): ((rng: Rng) => Case | Case[])[] {
     (rng) => matmulCase(rng, 'matmul_shared_b_vec4', { batch: 3, M: 36, N: 20, K: 24, transA: true, sharedB: true }),
     (rng) => matmulCase(rng, 'matmul_gelu', { batch: 1, M: 70, N: 37, K: 45, transB: true }, true, { gelu: true, std: 0.3 }),
     (rng) => matmulCase(rng, 'matmul_gelu_vec4', { batch: 1, M: 70, N: 48, K: 36, transB: true }, true, { gelu: true, std: 0.3 }),
+    (rng) => matmulCase(rng, 'matmul_residual', { batch: 1, M: 70, N: 37, K: 45, transB: true }, true, { residual: true }),
+    (rng) => matmulCase(rng, 'matmul_residual_vec4', { batch: 1, M: 70, N: 36, K: 44, transB: true }, true, { residual: true }),
+    (rng) => matmulCase(rng, 'matmul_residual_vec4_batched', { batch: 2, M: 33, N: 20, K: 24, transA: true }, false, { residual: true, kernel: 'vec4-128' }),
     (rng) => ({
       name: 'add',
       inputs: [input('a', [37, 29], normal(rng, 37 * 29)), input('b', [37, 29], normal(rng, 37 * 29))],

@@ -1,13 +1,15 @@
 /**
  * matmul: C = alpha · op(A) · op(B) + bias, batched or 2-D (shaders/matmul.wgsl), optionally with
- * GELU fused into the epilogue (activation: 'gelu': C = GELU(V), V = alpha·op(A)·op(B) + bias).
+ * GELU fused into the epilogue (activation: 'gelu': C = GELU(V), V = alpha·op(A)·op(B) + bias), or
+ * a residual added there (residual: R: C = alpha·op(A)·op(B) + bias + R; the ViT's x + proj(…)
+ * costs no pass of its own, and the product alone is never stored).
  * A is [M, K] or [Z, M, K] (stored transposed when transA), B likewise [K, N] (transB: [N, K]).
  * A linear layer y = x·Wᵀ + b is matmul(x, W, { transB: true, bias: b }).
  *
  * Backward, in terms of the same kernel (derivation: dop(A) = dC·op(B)ᵀ, dop(B) = op(A)ᵀ·dC):
  *   dA = transA ? mm(B, dC, tA=transB, tB=1) : mm(dC, B, tA=0, tB=!transB)
  *   dB = transB ? mm(dC, A, tA=1, tB=transA) : mm(A, dC, tA=!transA, tB=0)
- *   dbias = column sums of dC
+ *   dbias = column sums of dC;  dR = dC
  * With GELU the forward also writes the pre-activation V, and the backward first forms
  * dV = dC · GELU'(V) (gelu.wgsl's gelu_backward) and uses dV for dC above.
  *
@@ -17,6 +19,7 @@
 import { type Gpu, type Storage } from '../../gpu/gpu.ts';
 import { gradInto, record, zeroedGrad } from '../tape.ts';
 import { tempTensor, type Tensor } from '../tensor.ts';
+import { axpy } from './elementwise.ts';
 import { columnSum } from './reduce.ts';
 import { ELEMENTWISE_WG, MATMUL_TILE, elementwiseGrid } from './workgroups.ts';
 
@@ -27,6 +30,8 @@ export interface MatmulOptions {
   alpha?: number;
   /** Fused into the epilogue: GELU (exact erf form, as the gelu op) of alpha·op(A)·op(B) + bias. */
   activation?: 'gelu';
+  /** Added in the epilogue: a tensor of the output's size (not with an activation). */
+  residual?: Tensor;
   /**
    * Forces a kernel for every product of this op, forward and backward, where it applies (tests;
    * a vec4 kernel falls back to the scalar one for shapes it cannot take). Default: matmulKernel.
@@ -87,6 +92,8 @@ export interface EncodeMatmulOptions {
   /** With 'gelu', c receives GELU(v) and `pre` receives v (required then; accumulate is not allowed). */
   activation?: 'gelu';
   pre?: Storage;
+  /** Added to the output in the epilogue (same layout as c). */
+  residual?: Storage;
   /** Forces a kernel (tests and benchmarks); the vec4 ones only where matmulVec4Ok. */
   kernel?: MatmulKernel;
 }
@@ -94,29 +101,31 @@ export interface EncodeMatmulOptions {
 /** Records the kernel: c = alpha·op(a)·op(b) (+ bias) (+ c), or GELU of it. `bias` may be absent. */
 export function encodeMatmul(gpu: Gpu, a: Storage, b: Storage, c: Storage, d: Dims, o: EncodeMatmulOptions): void {
   const gelu = o.activation === 'gelu';
-  if (gelu && (!o.pre || o.accumulate)) throw new Error('matmul: a GELU epilogue needs a pre-activation buffer and no accumulate');
+  if (gelu && (!o.pre || o.accumulate || o.residual)) throw new Error('matmul: a GELU epilogue needs a pre-activation buffer, and no accumulate or residual');
   const kernel = o.kernel ?? matmulKernel(d, o.transA, o.transB);
   if (kernel !== 'scalar' && !matmulVec4Ok(d, o.transA, o.transB)) throw new Error(`matmul: the vec4 kernel needs multiples of 4 (M=${d.M} N=${d.N} K=${d.K})`);
   const z = d.batch;
   const params = {
     M: d.M, N: d.N, K: d.K, trans_a: o.transA, trans_b: o.transB,
     batch_stride_a: z > 1 && !d.sharedA ? d.M * d.K : 0, batch_stride_b: z > 1 && !d.sharedB ? d.K * d.N : 0, batch_stride_c: d.M * d.N,
-    has_bias: !!o.bias, accumulate: o.accumulate, alpha: o.alpha,
+    has_bias: !!o.bias, accumulate: o.accumulate, alpha: o.alpha, has_residual: !!o.residual,
   };
+  // Absent operands are bound to A, never read.
   const bias = o.bias ?? a;
+  const residual = o.residual ?? a;
   if (kernel === 'scalar') {
     const { BM, BN, BK } = MATMUL_TILE;
-    const bindings: Record<string, Storage> = gelu ? { a, b, bias, c, pre: o.pre! } : { a, b, bias, c };
+    const bindings: Record<string, Storage> = gelu ? { a, b, bias, c, pre: o.pre!, residual } : { a, b, bias, c, residual };
     gpu.run('matmul', gelu ? 'matmul_gelu' : 'matmul', params, bindings, [Math.ceil(d.N / BN), Math.ceil(d.M / BM), z], { BM, BN, BK });
   } else {
     const { BM, BN, BK } = MATMUL_VEC4_TILES[kernel === 'vec4-128' ? 'large' : 'small'];
-    const bindings: Record<string, Storage> = gelu ? { a4: a, b4: b, bias, c4: c, pre4: o.pre! } : { a4: a, b4: b, bias, c4: c };
+    const bindings: Record<string, Storage> = gelu ? { a4: a, b4: b, bias, c4: c, pre4: o.pre!, residual4: residual } : { a4: a, b4: b, bias, c4: c, residual4: residual };
     gpu.run('matmul', gelu ? 'matmul_vec4_gelu' : 'matmul_vec4', params, bindings, [Math.ceil(d.N / BN), Math.ceil(d.M / BM), z], { BM, BN, BK });
   }
 }
 
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
-  const { transA = false, transB = false, bias, alpha = 1, activation, kernel: forced } = options;
+  const { transA = false, transB = false, bias, alpha = 1, activation, residual, kernel: forced } = options;
   const gpu = a.gpu;
   const dims = matmulDims(a.shape, b.shape, transA, transB);
   if (bias && bias.size !== dims.N) throw new Error(`matmul: bias of ${bias.size} values for ${dims.N} output columns`);
@@ -127,9 +136,10 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const pre = activation ? gpu.temp(c.size) : undefined;
   const encode = (x: Storage, y: Storage, out: Storage, dd: Dims, o: EncodeMatmulOptions) =>
     encodeMatmul(gpu, x, y, out, dd, { ...o, kernel: forced && (forced === 'scalar' || matmulVec4Ok(dd, o.transA, o.transB)) ? forced : undefined });
-  encode(a.storage, b.storage, c.storage, d, { transA, transB, bias: bias?.storage, accumulate: false, alpha, activation, pre });
+  if (residual && residual.size !== c.size) throw new Error(`matmul: residual [${residual.shape}] for an output [${shape}]`);
+  encode(a.storage, b.storage, c.storage, d, { transA, transB, bias: bias?.storage, accumulate: false, alpha, activation, pre, residual: residual?.storage });
 
-  const inputs = bias ? [a, b, bias] : [a, b];
+  const inputs = [a, b, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
   return record(activation ? `matmul_${activation}` : 'matmul', inputs, c, (dOut) => {
     let dC = dOut.storage;
     if (pre) {
@@ -158,6 +168,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
       else encode(a.storage, dC, dB, { ...full, sharedA: d.sharedA, M: d.K, N: d.N, K: d.M }, { transA: !transA, transB: false, accumulate, alpha });
     });
     if (bias?.requiresGrad) columnSum(gpu, dC, zeroedGrad(bias).storage, d.N, true);
+    if (residual) gradInto(residual, (dst, accumulate) => axpy(gpu, dC, dst.storage, 1, accumulate));
     if (pre) gpu.release(dC); // dV: read by nothing recorded from now on
   });
 }
