@@ -56,18 +56,27 @@ test('steps after the first create no GPU buffers, with metrics and without; a s
   gpu.device.destroy();
 });
 
-test('without metrics from the first step on, later steps create no GPU buffers either', async () => {
+test('without metrics from the first step on, later steps create no GPU buffers either, and from the third on no bind groups', async () => {
   const gpu = await openNodeGpu(); // a fresh pool: nothing left over from the test above
   const { images, targets, trainer } = setup(gpu, 1);
   trainer.step(images, targets, 1e-3, false);
   await gpu.sync();
   const afterFirst = gpu.buffersCreated;
+  let bindGroups = 0;
   for (let s = 0; s < MORE_STEPS; s++) {
     const submits = gpu.submits;
+    const dispatches = gpu.dispatches;
     trainer.step(images, targets, 1e-3, false);
     assert.equal(gpu.submits - submits, 1);
     await gpu.sync();
+    // Each step gets the same buffers in the same order, so its bind groups are all cached.
+    if (s > 0) assert.equal(gpu.bindGroupsCreated, bindGroups, `step ${s + 2} created ${gpu.bindGroupsCreated - bindGroups} bind groups`);
+    bindGroups = gpu.bindGroupsCreated;
+    // ... and the same ones every step: the cache holds about one step's worth.
+    if (s === MORE_STEPS - 1) console.log(`bind groups: ${bindGroups} created, ${gpu.dispatches - dispatches} dispatches per step`);
+    if (s === MORE_STEPS - 1) assert.ok(bindGroups <= 1.1 * (gpu.dispatches - dispatches), `${bindGroups} bind groups for ${gpu.dispatches - dispatches} dispatches per step`);
   }
+  assert.ok(bindGroups > 0, 'bindGroupsCreated does not count');
   assert.equal(gpu.buffersCreated, afterFirst, `${gpu.buffersCreated - afterFirst} buffers created after the first step`);
   assert.deepEqual(gpu.errors, []);
   gpu.device.destroy();
