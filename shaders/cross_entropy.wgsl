@@ -7,6 +7,10 @@
 //   bce_forward:  loss_b = Σ_k max(z_bk, 0) − t_bk z_bk + log(1 + exp(−|z_bk|));  correct_b as above
 //                 (thread per row; the mean, 1/(B·K) Σ_b loss_b, is taken by reduce.wgsl)
 //   bce_backward: dz_bk = dloss · (σ(z_bk) − t_bk) / (B·K)   (thread per element)
+// Variants of the row kernels (soft_ce_forward, soft_ce_backward, bce_forward):
+//   1. one thread per row (soft_ce_backward: per element, each summing its row's targets);
+//   2. with subgroups, the `…_subgroups` entry points: one workgroup of WG threads per row, each
+//      striding over the row; max, argmax and sums by workgroup_reduce2 (as in softmax.wgsl).
 
 struct Params { rows: u32, classes: u32, accumulate: u32, }
 
@@ -92,3 +96,122 @@ fn bce_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   if (p.accumulate != 0u) { g += dlogits[i]; }
   dlogits[i] = g;
 }
+
+// @subgroups
+const SUM: u32 = 0u;
+const MAX: u32 = 1u;
+const MIN: u32 = 2u;
+
+// Which invocations form a subgroup is up to the implementation (sizes 4..128, the last one may be
+// partial), so a subgroup is named by its lowest local index: its result is stored there and a
+// bit marks it in `leaders`. Every invocation then combines the marked results in index order,
+// so the whole workgroup gets the same value, the same on every run. (`leaders` starts zeroed, as
+// all workgroup memory; later calls set the same bits again: subgroups stay fixed in a dispatch.)
+var<workgroup> leaders: array<atomic<u32>, (WG + 31u) / 32u>;
+var<workgroup> partials: array<vec2<f32>, WG>;
+
+/** The workgroup's SUM, MAX or MIN of each thread's v, for every thread. Uniform control flow only. */
+fn workgroup_reduce2(v: vec2<f32>, lid: u32, op: u32) -> vec2<f32> {
+  var s: vec2<f32>;
+  switch op {
+    case MAX: { s = subgroupMax(v); }
+    case MIN: { s = subgroupMin(v); }
+    default: { s = subgroupAdd(v); }
+  }
+  let leader = subgroupMin(lid);
+  if (lid == leader) {
+    partials[leader] = s;
+    atomicOr(&leaders[leader / 32u], 1u << (leader % 32u));
+  }
+  workgroupBarrier();
+  var total = partials[0]; // invocation 0 always leads its subgroup
+  for (var w = 0u; w < (WG + 31u) / 32u; w++) {
+    var bits = atomicLoad(&leaders[w]);
+    if (w == 0u) { bits &= ~1u; }
+    for (; bits != 0u; bits &= bits - 1u) {
+      let x = partials[32u * w + firstTrailingBit(bits)];
+      switch op {
+        case MAX: { total = max(total, x); }
+        case MIN: { total = min(total, x); }
+        default: { total += x; }
+      }
+    }
+  }
+  workgroupBarrier(); // partials is reused by the next call
+  return total;
+}
+
+fn row_of(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.x + wid.y * nwg.x; }
+
+/** (argmax z, argmax t) of the row at `base`, the first index of the maximum (as the thread-per-row kernels). */
+fn row_argmax(base: u32, lid: u32) -> vec2<u32> {
+  var m = vec2<f32>(logits[base], targets[base]);
+  for (var k = lid; k < p.classes; k += WG) { m = max(m, vec2<f32>(logits[base + k], targets[base + k])); }
+  m = workgroup_reduce2(m, lid, MAX);
+  var first = vec2<f32>(f32(p.classes)); // indices as f32: exact below 2^24 classes
+  for (var k = lid; k < p.classes; k += WG) {
+    if (logits[base + k] == m.x) { first.x = min(first.x, f32(k)); }
+    if (targets[base + k] == m.y) { first.y = min(first.y, f32(k)); }
+  }
+  return vec2<u32>(workgroup_reduce2(first, lid, MIN));
+}
+
+@compute @workgroup_size(WG)
+fn soft_ce_forward_subgroups(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                             @builtin(local_invocation_id) lid: vec3<u32>) {
+  let r = row_of(wid, nwg);
+  if (r >= p.rows) { return; } // uniform: the whole workgroup shares the row
+  let base = r * p.classes;
+  let arg = row_argmax(base, lid.x);
+  let m = logits[base + arg.x];
+  var s = 0.0;
+  for (var k = lid.x; k < p.classes; k += WG) { s += exp(logits[base + k] - m); }
+  let lse = m + log(workgroup_reduce2(vec2<f32>(s, 0.0), lid.x, SUM).x);
+  var loss = 0.0;
+  for (var k = lid.x; k < p.classes; k += WG) {
+    probs[base + k] = exp(logits[base + k] - lse);
+    loss += targets[base + k] * (lse - logits[base + k]);
+  }
+  loss = workgroup_reduce2(vec2<f32>(loss, 0.0), lid.x, SUM).x;
+  if (lid.x == 0u) {
+    row_loss[r] = loss;
+    correct[r] = select(0.0, 1.0, arg.x == arg.y);
+  }
+}
+
+@compute @workgroup_size(WG)
+fn soft_ce_backward_subgroups(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                              @builtin(local_invocation_id) lid: vec3<u32>) {
+  let r = row_of(wid, nwg);
+  if (r >= p.rows) { return; }
+  let base = r * p.classes;
+  var mass = 0.0;
+  for (var k = lid.x; k < p.classes; k += WG) { mass += targets[base + k]; }
+  mass = workgroup_reduce2(vec2<f32>(mass, 0.0), lid.x, SUM).x;
+  for (var k = lid.x; k < p.classes; k += WG) {
+    let i = base + k;
+    var g = dloss[0] * (saved_probs[i] * mass - targets[i]) / f32(p.rows);
+    if (p.accumulate != 0u) { g += dlogits[i]; }
+    dlogits[i] = g;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn bce_forward_subgroups(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                         @builtin(local_invocation_id) lid: vec3<u32>) {
+  let r = row_of(wid, nwg);
+  if (r >= p.rows) { return; }
+  let base = r * p.classes;
+  let arg = row_argmax(base, lid.x);
+  var loss = 0.0;
+  for (var k = lid.x; k < p.classes; k += WG) {
+    let z = logits[base + k];
+    loss += max(z, 0.0) - targets[base + k] * z + log(1.0 + exp(-abs(z)));
+  }
+  loss = workgroup_reduce2(vec2<f32>(loss, 0.0), lid.x, SUM).x;
+  if (lid.x == 0u) {
+    row_loss[r] = loss;
+    correct[r] = select(0.0, 1.0, arg.x == arg.y);
+  }
+}
+// @end

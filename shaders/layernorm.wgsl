@@ -6,7 +6,10 @@
 //             dgamma[d] = Σ_r dy·ŝ,  dbeta[d] = Σ_r dy: a two-pass column reduction.
 //
 // Row kernels: one workgroup of WG threads per row (WG a power of two), each thread striding over
-// the row's D features; the row's sums combine in workgroup memory (tree reduction).
+// the row's D features. The row's sums combine (variants):
+//   1. without subgroups: in workgroup memory, a tree of log2(WG) barrier steps;
+//   2. with subgroups: subgroupAdd in each subgroup, then each subgroup's sum through workgroup
+//      memory (two barriers), added in a fixed order (see workgroup_sum2).
 // Parameter gradients: layernorm_params_partial gives each workgroup 64 columns × a chunk of rows
 // (4 row lanes per column), writing one partial sum per chunk; layernorm_params_final adds the
 // chunks' partials per column into dgamma/dbeta.
@@ -41,6 +44,33 @@ var<workgroup> shared2: array<vec2<f32>, WG>;
 
 fn row_of(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.x + wid.y * nwg.x; }
 
+// @subgroups
+// Which invocations form a subgroup is up to the implementation (sizes 4..128, the last one may be
+// partial), so a subgroup is named by its lowest local index: its sum is stored there and a bit
+// marks it in `leaders`. Every invocation then adds the marked sums in index order, so the whole
+// workgroup gets the same total, the same on every run. (`leaders` starts zeroed, as all workgroup
+// memory; later calls set the same bits again: subgroups stay fixed in a dispatch.)
+var<workgroup> leaders: array<atomic<u32>, (WG + 31u) / 32u>;
+
+/** Sum over the workgroup of each thread's v (all threads get the result). Uniform control flow only. */
+fn workgroup_sum2(v: vec2<f32>, lid: u32) -> vec2<f32> {
+  let s = subgroupAdd(v);
+  let leader = subgroupMin(lid);
+  if (lid == leader) {
+    shared2[leader] = s;
+    atomicOr(&leaders[leader / 32u], 1u << (leader % 32u));
+  }
+  workgroupBarrier();
+  var total = vec2<f32>(0.0);
+  for (var w = 0u; w < (WG + 31u) / 32u; w++) {
+    for (var bits = atomicLoad(&leaders[w]); bits != 0u; bits &= bits - 1u) {
+      total += shared2[32u * w + firstTrailingBit(bits)];
+    }
+  }
+  workgroupBarrier(); // shared2 is reused by the next call
+  return total;
+}
+// @else
 /** Sum over the workgroup of each thread's v (all threads get the result). Uniform control flow only. */
 fn workgroup_sum2(v: vec2<f32>, lid: u32) -> vec2<f32> {
   shared2[lid] = v;
@@ -53,6 +83,7 @@ fn workgroup_sum2(v: vec2<f32>, lid: u32) -> vec2<f32> {
   workgroupBarrier(); // shared2 is reused by the next call
   return total;
 }
+// @end
 
 /** mean and rstd of row `row` of s = x (+ r when fused). Two passes over the row (centred variance). */
 fn row_stats(base: u32, lid: u32, fused: bool) -> vec2<f32> {

@@ -1,6 +1,8 @@
 // Reductions: sums (for metrics, mean losses and the gradient norm) and column sums (bias grads).
 //   sum_partial:  partial[w] = Σ over workgroup w's grid-stride share of f(src[i]),
-//                 f = identity or square; WG threads combine in workgroup memory.
+//                 f = identity or square; WG threads combine in workgroup memory (variants:
+//                 1. a tree of log2(WG) barrier steps; 2. with subgroups, subgroupAdd and then
+//                 the subgroups' sums, as in layernorm.wgsl).
 //   sum_final:    dst[0] = alpha · Σ_w partial[w]  (+ dst[0] when accumulate); one workgroup.
 //   column_sum_partial: partial[k, c] = Σ of src[r, c] over row chunk k (COLUMN_CHUNK rows); a
 //                 workgroup covers CW columns × CR row lanes, so loads are coalesced along columns and
@@ -18,13 +20,42 @@ struct Params { n: u32, cols: u32, square: u32, alpha: f32, accumulate: u32, }
 override WG: u32 = 256;
 var<workgroup> shared_sum: array<f32, WG>;
 
-fn tree_sum(lid: u32) {
+// @subgroups
+// A subgroup is named by its lowest local index (the grouping is the implementation's); its sum is
+// stored there, a bit in `leaders` marks it, and the marked sums are added in index order.
+var<workgroup> leaders: array<atomic<u32>, (WG + 31u) / 32u>;
+
+/** Σ over the workgroup of each thread's v; thread 0 gets it. Uniform control flow only. */
+fn workgroup_sum(v: f32, lid: u32) -> f32 {
+  let s = subgroupAdd(v);
+  let leader = subgroupMin(lid);
+  if (lid == leader) {
+    shared_sum[leader] = s;
+    atomicOr(&leaders[leader / 32u], 1u << (leader % 32u));
+  }
+  workgroupBarrier();
+  var total = 0.0;
+  if (lid == 0u) {
+    for (var w = 0u; w < (WG + 31u) / 32u; w++) {
+      for (var bits = atomicLoad(&leaders[w]); bits != 0u; bits &= bits - 1u) {
+        total += shared_sum[32u * w + firstTrailingBit(bits)];
+      }
+    }
+  }
+  return total;
+}
+// @else
+/** Σ over the workgroup of each thread's v; thread 0 gets it. Uniform control flow only. */
+fn workgroup_sum(v: f32, lid: u32) -> f32 {
+  shared_sum[lid] = v;
   for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
     workgroupBarrier();
     if (lid < stride) { shared_sum[lid] += shared_sum[lid + stride]; }
   }
   workgroupBarrier();
+  return shared_sum[0];
 }
+// @end
 
 @compute @workgroup_size(WG)
 fn sum_partial(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
@@ -34,19 +65,17 @@ fn sum_partial(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
     let v = src[i];
     acc += select(v, v * v, p.square != 0u);
   }
-  shared_sum[lid.x] = acc;
-  tree_sum(lid.x);
-  if (lid.x == 0u) { dst[wid.x] = shared_sum[0]; }
+  let total = workgroup_sum(acc, lid.x);
+  if (lid.x == 0u) { dst[wid.x] = total; }
 }
 
 @compute @workgroup_size(WG)
 fn sum_final(@builtin(local_invocation_id) lid: vec3<u32>) {
   var acc = 0.0;
   for (var i = lid.x; i < p.n; i += WG) { acc += src[i]; }
-  shared_sum[lid.x] = acc;
-  tree_sum(lid.x);
+  let total = workgroup_sum(acc, lid.x);
   if (lid.x == 0u) {
-    var v = p.alpha * shared_sum[0];
+    var v = p.alpha * total;
     if (p.accumulate != 0u) { v += dst[0]; }
     dst[0] = v;
   }

@@ -1,6 +1,10 @@
-// Softmax over the last dimension: R rows of n values, one thread per row.
+// Softmax over the last dimension: R rows of n values.
 //   forward:  y = exp(x − max) / Σ exp(x − max)
 //   backward: dx = y · (dy − Σ dy·y)
+// Variants:
+//   1. softmax_forward / softmax_backward: one thread per row, the row's max and sums in a loop.
+//   2. with subgroups, softmax_forward_subgroups / softmax_backward_subgroups: one workgroup of WG
+//      threads per row, each striding over the row; max and sums by workgroup_reduce2.
 
 struct Params { rows: u32, n: u32, accumulate: u32, }
 
@@ -40,3 +44,81 @@ fn softmax_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
     dst[base + j] = v;
   }
 }
+
+// @subgroups
+const SUM: u32 = 0u;
+const MAX: u32 = 1u;
+const MIN: u32 = 2u;
+
+// Which invocations form a subgroup is up to the implementation (sizes 4..128, the last one may be
+// partial), so a subgroup is named by its lowest local index: its result is stored there and a
+// bit marks it in `leaders`. Every invocation then combines the marked results in index order,
+// so the whole workgroup gets the same value, the same on every run. (`leaders` starts zeroed, as
+// all workgroup memory; later calls set the same bits again: subgroups stay fixed in a dispatch.)
+var<workgroup> leaders: array<atomic<u32>, (WG + 31u) / 32u>;
+var<workgroup> partials: array<vec2<f32>, WG>;
+
+/** The workgroup's SUM, MAX or MIN of each thread's v, for every thread. Uniform control flow only. */
+fn workgroup_reduce2(v: vec2<f32>, lid: u32, op: u32) -> vec2<f32> {
+  var s: vec2<f32>;
+  switch op {
+    case MAX: { s = subgroupMax(v); }
+    case MIN: { s = subgroupMin(v); }
+    default: { s = subgroupAdd(v); }
+  }
+  let leader = subgroupMin(lid);
+  if (lid == leader) {
+    partials[leader] = s;
+    atomicOr(&leaders[leader / 32u], 1u << (leader % 32u));
+  }
+  workgroupBarrier();
+  var total = partials[0]; // invocation 0 always leads its subgroup
+  for (var w = 0u; w < (WG + 31u) / 32u; w++) {
+    var bits = atomicLoad(&leaders[w]);
+    if (w == 0u) { bits &= ~1u; }
+    for (; bits != 0u; bits &= bits - 1u) {
+      let x = partials[32u * w + firstTrailingBit(bits)];
+      switch op {
+        case MAX: { total = max(total, x); }
+        case MIN: { total = min(total, x); }
+        default: { total += x; }
+      }
+    }
+  }
+  workgroupBarrier(); // partials is reused by the next call
+  return total;
+}
+
+fn row_of(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.x + wid.y * nwg.x; }
+
+@compute @workgroup_size(WG)
+fn softmax_forward_subgroups(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                             @builtin(local_invocation_id) lid: vec3<u32>) {
+  let r = row_of(wid, nwg);
+  if (r >= p.rows) { return; } // uniform: the whole workgroup shares the row
+  let base = r * p.n;
+  var m = x[base];
+  for (var j = lid.x; j < p.n; j += WG) { m = max(m, x[base + j]); }
+  m = workgroup_reduce2(vec2<f32>(m, 0.0), lid.x, MAX).x;
+  var s = 0.0;
+  for (var j = lid.x; j < p.n; j += WG) { s += exp(x[base + j] - m); }
+  let inv = 1.0 / workgroup_reduce2(vec2<f32>(s, 0.0), lid.x, SUM).x;
+  for (var j = lid.x; j < p.n; j += WG) { dst[base + j] = exp(x[base + j] - m) * inv; }
+}
+
+@compute @workgroup_size(WG)
+fn softmax_backward_subgroups(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                              @builtin(local_invocation_id) lid: vec3<u32>) {
+  let r = row_of(wid, nwg);
+  if (r >= p.rows) { return; }
+  let base = r * p.n;
+  var dot = 0.0;
+  for (var j = lid.x; j < p.n; j += WG) { dot += dy[base + j] * probs[base + j]; }
+  dot = workgroup_reduce2(vec2<f32>(dot, 0.0), lid.x, SUM).x;
+  for (var j = lid.x; j < p.n; j += WG) {
+    var v = probs[base + j] * (dy[base + j] - dot);
+    if (p.accumulate != 0u) { v += dst[base + j]; }
+    dst[base + j] = v;
+  }
+}
+// @end

@@ -74,6 +74,11 @@ export class Gpu {
     return this.device.features.has('timestamp-query');
   }
 
+  /** The device has 'subgroups'; whether kernels use them is `kernels.subgroups` (tests turn it off). */
+  get hasSubgroups(): boolean {
+    return this.device.features.has('subgroups');
+  }
+
   // ---------------------------------------------------------------- buffers
 
   createBuffer(bytes: number, usage: GPUBufferUsageFlags, label: string): GPUBuffer {

@@ -1,7 +1,7 @@
 /**
- * The kernel registry: every WGSL file of shaders/ compiled once per device, a compute pipeline
- * per (file, entry point, override constants), and each file's `struct Params` parsed so that
- * uniforms are packed by field name, never by a hand count of bytes.
+ * The kernel registry: every WGSL file of shaders/ compiled once per device (and per subgroup
+ * variant), a compute pipeline per (file, entry point, override constants), and each file's
+ * `struct Params` parsed so that uniforms are packed by field name, never by a hand count of bytes.
  */
 import attention from '../../shaders/attention.wgsl';
 import augment from '../../shaders/augment.wgsl';
@@ -42,6 +42,41 @@ export function parseParams(source: string, file: string): ParamsLayout | undefi
   return { fields, bytes: Math.max(16, Math.ceil((fields.length * 4) / 16) * 16) };
 }
 
+/**
+ * A file's subgroup variant. WGSL has no preprocessor, and a module calling subgroupAdd without
+ * `enable subgroups;` does not compile on a device lacking the feature, so a file marks lines:
+ *
+ *   // @subgroups     kept only when subgroups are used (then `enable subgroups;` is prepended)
+ *   // @else          optional: kept only when they are not
+ *   // @end
+ *
+ * Dropped lines and the markers become empty lines, and the directive goes at the start of the
+ * first line, so compiler messages keep the file's own line numbers.
+ */
+export function shaderVariant(source: string, subgroups: boolean, file: string): string {
+  let region: 'all' | 'subgroups' | 'else' = 'all';
+  let marked = false;
+  const lines = source.split('\n').map((line, i) => {
+    const marker = /^\s*\/\/\s*@(subgroups|else|end)\b/.exec(line)?.[1];
+    const at = `shaders/${file}.wgsl:${i + 1}`;
+    if (marker === 'subgroups') {
+      if (region !== 'all') throw new Error(`${at}: @subgroups inside another region`);
+      region = 'subgroups';
+      marked = true;
+    } else if (marker === 'else') {
+      if (region !== 'subgroups') throw new Error(`${at}: @else without @subgroups`);
+      region = 'else';
+    } else if (marker === 'end') {
+      if (region === 'all') throw new Error(`${at}: @end without @subgroups`);
+      region = 'all';
+    }
+    const kept = region === 'all' || (region === 'subgroups') === subgroups;
+    return marker || !kept ? '' : line;
+  });
+  if (region !== 'all') throw new Error(`shaders/${file}.wgsl: @subgroups region not closed by @end`);
+  return (subgroups && marked ? 'enable subgroups; ' : '') + lines.join('\n');
+}
+
 export type Constants = Record<string, number>;
 
 export interface Kernel {
@@ -52,14 +87,40 @@ export interface Kernel {
 }
 
 export class KernelRegistry {
-  private modules = new Map<ShaderFile, GPUShaderModule>();
+  private modules = new Map<string, GPUShaderModule>();
   private pipelines = new Map<string, Kernel>();
   private layouts = new Map<ShaderFile, ParamsLayout | undefined>();
+  private useSubgroups: boolean;
 
-  constructor(private device: GPUDevice) {}
+  constructor(private device: GPUDevice) {
+    this.useSubgroups = device.features.has('subgroups');
+  }
+
+  /**
+   * Whether modules are built with their @subgroups regions: on when the device has the feature.
+   * Turning it off gives the workgroup-memory path on the same device (tests compare both).
+   */
+  get subgroups(): boolean {
+    return this.useSubgroups;
+  }
+
+  set subgroups(on: boolean) {
+    if (on && !this.device.features.has('subgroups')) throw new Error('subgroups: the device was created without the \'subgroups\' feature');
+    this.useSubgroups = on;
+  }
+
+  /** The WGSL text compiled for `file` in the current variant. */
+  source(file: ShaderFile): string {
+    return shaderVariant(SHADER_SOURCES[file], this.useSubgroups, file);
+  }
+
+  /** `file`, or `file+subgroups`: names a module and prefixes its pipelines' keys and labels. */
+  private variantOf(file: ShaderFile): string {
+    return this.useSubgroups ? `${file}+subgroups` : file;
+  }
 
   get(file: ShaderFile, entry: string, constants: Constants = {}): Kernel {
-    const key = `${file}:${entry}:${JSON.stringify(constants)}`;
+    const key = `${this.variantOf(file)}:${entry}:${JSON.stringify(constants)}`;
     let kernel = this.pipelines.get(key);
     if (!kernel) {
       const pipeline = this.device.createComputePipeline({
@@ -83,15 +144,16 @@ export class KernelRegistry {
   }
 
   private module(file: ShaderFile): GPUShaderModule {
-    let m = this.modules.get(file);
+    const variant = this.variantOf(file);
+    let m = this.modules.get(variant);
     if (!m) {
-      m = this.device.createShaderModule({ label: `shaders/${file}.wgsl`, code: SHADER_SOURCES[file] });
-      this.modules.set(file, m);
+      m = this.device.createShaderModule({ label: `shaders/${file}.wgsl${this.useSubgroups ? ' (subgroups)' : ''}`, code: this.source(file) });
+      this.modules.set(variant, m);
     }
     return m;
   }
 
-  /** Compiles every shader file and throws with file:line:column on the first WGSL error. */
+  /** Compiles every shader file (current variant) and throws with file:line:column on the first WGSL error. */
   async checkAll(): Promise<void> {
     for (const file of Object.keys(SHADER_SOURCES) as ShaderFile[]) {
       const info = await this.module(file).getCompilationInfo();

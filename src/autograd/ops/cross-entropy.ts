@@ -3,10 +3,12 @@
  * loss = (1/B) Σ_b Σ_k t_bk (logsumexp(z_b) − z_bk). Targets get no gradient.
  * Also returns per-row correctness (argmax z = argmax t) for accuracy metrics.
  * And binary cross-entropy with logits (torch BCEWithLogitsLoss, mean over all B·K entries).
+ * Row kernels run a thread per row, or with subgroups a workgroup per row (rowLaunch, softmax.ts).
  */
 import { gradInto, record } from '../tape.ts';
 import { tempTensor, type Tensor } from '../tensor.ts';
 import { encodeSum } from './reduce.ts';
+import { rowLaunch } from './softmax.ts';
 import { ROW_WG as WG, rowGrid } from './workgroups.ts';
 
 export interface CrossEntropyResult { loss: Tensor; probs: Tensor; correct: Tensor }
@@ -21,15 +23,18 @@ export function softCrossEntropy(logits: Tensor, targets: Tensor): CrossEntropyR
   const rowLoss = gpu.temp(rows);
   const probs = tempTensor(gpu, [rows, classes], 'ce.probs');
   const correct = tempTensor(gpu, [rows], 'ce.correct');
-  gpu.run('cross_entropy', 'soft_ce_forward', p,
-    { logits: logits.storage, targets: targets.storage, row_loss: rowLoss, probs: probs.storage, correct: correct.storage }, rowGrid(rows), { WG });
+  const launch = rowLaunch(gpu, rows, classes);
+  gpu.run('cross_entropy', `soft_ce_forward${launch.suffix}`, p,
+    { logits: logits.storage, targets: targets.storage, row_loss: rowLoss, probs: probs.storage, correct: correct.storage }, launch.grid, { WG: launch.WG });
   const loss = tempTensor(gpu, [1], 'ce.loss');
   encodeSum(gpu, rowLoss, loss.storage, { alpha: 1 / rows });
+  // Without subgroups the backward runs a thread per element (each adding up its row's targets).
+  const backwardLaunch = launch.suffix ? launch : { suffix: '', grid: rowGrid(rows * classes), WG };
   record('soft_cross_entropy', [logits], loss, (dLoss) =>
     gradInto(logits, (dz, accumulate) =>
-      gpu.run('cross_entropy', 'soft_ce_backward', { ...p, accumulate },
+      gpu.run('cross_entropy', `soft_ce_backward${backwardLaunch.suffix}`, { ...p, accumulate },
         { targets: targets.storage, saved_probs: probs.storage, dloss: dLoss.storage, dlogits: dz.storage },
-        rowGrid(rows * classes), { WG })));
+        backwardLaunch.grid, { WG: backwardLaunch.WG })));
   return { loss, probs, correct };
 }
 
@@ -45,8 +50,9 @@ export function binaryCrossEntropy(logits: Tensor, targets: Tensor): BinaryCross
   const p = { rows, classes, accumulate: 0 };
   const rowLoss = gpu.temp(rows);
   const correct = tempTensor(gpu, [rows], 'bce.correct');
-  gpu.run('cross_entropy', 'bce_forward', p,
-    { logits: logits.storage, targets: targets.storage, row_loss: rowLoss, correct: correct.storage }, rowGrid(rows), { WG });
+  const launch = rowLaunch(gpu, rows, classes);
+  gpu.run('cross_entropy', `bce_forward${launch.suffix}`, p,
+    { logits: logits.storage, targets: targets.storage, row_loss: rowLoss, correct: correct.storage }, launch.grid, { WG: launch.WG });
   const loss = tempTensor(gpu, [1], 'bce.loss');
   encodeSum(gpu, rowLoss, loss.storage, { alpha: 1 / (rows * classes) });
   record('binary_cross_entropy', [logits], loss, (dLoss) =>

@@ -1,7 +1,8 @@
 /**
  * LayerNorm over the last dimension (shaders/layernorm.wgsl), and LayerNorm fused with the
  * residual add before it: addLayerNorm(x, r, gamma, beta) → { sum: x + r, normed: LN(x + r) } in
- * one kernel. Both save mean and rstd per row; rows are normalised one workgroup per row.
+ * one kernel. Both save mean and rstd per row; rows are normalised one workgroup per row, whose
+ * sums combine through subgroup operations where the device has them (shaders/layernorm.wgsl).
  */
 import { type Gpu, grid1d, type Storage } from '../../gpu/gpu.ts';
 import { add, axpy } from './elementwise.ts';
