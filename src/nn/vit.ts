@@ -8,13 +8,13 @@
  *   per block:  x += proj(attention(qkv(LN1(x))));  x += fc2(GELU(fc1(LN2(x))))
  *   logits = head(LN(x)[:, 0])                                [B, K]
  *
- * Fused kernels: each residual add runs with the LayerNorm that follows it (addLayerNorm: LN2 of
- * the block after the attention add; the next block's LN1, or the final LN, after the MLP add),
- * and fc1's bias and GELU run in its matmul epilogue (activation: 'gelu').
+ * Fused kernels: each residual add runs in the epilogue of the matmul before it (proj, fc2:
+ * `residual`), so their products alone are never stored, and fc1's bias and GELU run in its
+ * matmul epilogue (activation: 'gelu').
  *
  * Parameter names and shapes are timm's (VisionTransformer), so weights load into timm.
  */
-import { addLayerNorm, attention, embedTokens, gatherToken, layerNorm, matmul, patchify, swapTokens, type Tensor } from '../autograd/index.ts';
+import { attention, embedTokens, gatherToken, layerNorm, matmul, patchify, swapTokens, type Tensor } from '../autograd/index.ts';
 import { type Gpu, type Storage } from '../gpu/gpu.ts';
 import { type ParamSpec, Parameters } from './parameters.ts';
 import { tokensOf, type VitConfig } from './presets.ts';
@@ -109,7 +109,8 @@ export class VisionTransformer {
     const w = (name: string) => this.params.get(name);
     const B = images.shape[0];
     const N = tokensOf(c);
-    const linear = (x: Tensor, name: string) => matmul(x, w(`${name}.weight`), { transB: true, bias: w(`${name}.bias`) });
+    /** x·Wᵀ + b (+ residual). */
+    const linear = (x: Tensor, name: string, residual?: Tensor) => matmul(x, w(`${name}.weight`), { transB: true, bias: w(`${name}.bias`), residual });
 
     const patches = matmul(patchify(images, c.patch), w('patch_embed.proj.weight').reshape([c.dim, c.channels * c.patch * c.patch]),
       { transB: true, bias: w('patch_embed.proj.bias') });
@@ -122,19 +123,16 @@ export class VisionTransformer {
     /** gamma, beta of block i's norm1/norm2; past the last block, of the final norm. */
     const norm = (i: number, which: 'norm1' | 'norm2'): [Tensor, Tensor] =>
       (i < c.depth ? [w(`blocks.${i}.${which}.weight`), w(`blocks.${i}.${which}.bias`)] : [w('norm.weight'), w('norm.bias')]);
-    // h: LN1 of the block about to run (after the last block: the final LN), fused with the add before it
+    // h: LN1 of the block about to run (after the last block: the final LN)
     let h = layerNorm(x, ...norm(0, 'norm1'));
     for (let i = 0; i < c.depth; i++) {
       const blk = `blocks.${i}`;
       const a = attention(linear(h, `${blk}.attn.qkv`), B, N, c.heads);
       attn.push(a.probs);
-      const [g2, b2] = norm(i, 'norm2');
-      const mid = addLayerNorm(x, linear(a.out, `${blk}.attn.proj`), g2, b2);
-      const u = matmul(mid.normed, w(`${blk}.mlp.fc1.weight`), { transB: true, bias: w(`${blk}.mlp.fc1.bias`), activation: 'gelu' });
-      const [g1, b1] = norm(i + 1, 'norm1');
-      const out = addLayerNorm(mid.sum, linear(u, `${blk}.mlp.fc2`), g1, b1);
-      x = out.sum;
-      h = out.normed;
+      const mid = linear(a.out, `${blk}.attn.proj`, x);
+      const u = matmul(layerNorm(mid, ...norm(i, 'norm2')), w(`${blk}.mlp.fc1.weight`), { transB: true, bias: w(`${blk}.mlp.fc1.bias`), activation: 'gelu' });
+      x = linear(u, `${blk}.mlp.fc2`, mid);
+      h = layerNorm(x, ...norm(i + 1, 'norm1'));
       hidden.push(x);
     }
     const tokens = h.reshape([B, N, c.dim]);

@@ -37,9 +37,10 @@ function forwardFloats(c: VitConfig, b: number): { floats: number; largest: { fl
     { floats: rows * 3 * c.dim, what: `qkv [${rows}, ${3 * c.dim}]` },
     { floats: b * c.channels * c.imageSize ** 2, what: `image batch [${b}, ${c.channels}, ${c.imageSize}, ${c.imageSize}]` },
   ];
-  // Per block: LN1, qkv (3D), attention out, proj, residual, LN2, fc2, residual (8D in all beside qkv),
-  // fc1 and GELU (2F), the probabilities (H·N) and the LayerNorm statistics.
-  const perBlock = rows * (11 * c.dim + 2 * c.mlpDim + c.heads * n + 4);
+  // Per block: LN1, qkv (3D), attention out, proj + residual, LN2, fc2 + residual (6D in all beside
+  // qkv: the residual adds run in the matmul epilogues), fc1 and GELU (2F), the probabilities (H·N)
+  // and the LayerNorm statistics.
+  const perBlock = rows * (9 * c.dim + 2 * c.mlpDim + c.heads * n + 4);
   const embed = b * c.channels * c.imageSize ** 2 * 2 + rows * c.dim * 3;
   const largest = candidates.reduce((a, x) => (x.floats > a.floats ? x : a));
   return { floats: c.depth * perBlock + embed + rows * c.dim * 2 + b * c.classes * 4, largest };
