@@ -2,8 +2,8 @@
 // Legend: B batch, N tokens, H heads, E = D/H head dim, D model dim, scale = 1/√E.
 //   qkv   [B, N, 3, H, E]  (the qkv linear's output, row stride 3D)
 //   out   [B, N, H, E]     = [B, N, D]
-//   probs [B, H, N, N]     P = softmax(scale · Q Kᵀ), an output: the backward reads it, and label
-//                          propagation reads its head average
+//   probs [B, H, N, N]     P = softmax(scale · Q Kᵀ), an output: the backward reads it (and the
+//                          separate label propagation, labels.wgsl propagate_labels)
 //
 // The math, per (b, h):
 //   forward   S = scale·Q Kᵀ;  P_i = softmax(S_i);  O = P V
@@ -31,6 +31,21 @@
 //
 // Row kernels (*_rows, any E; attention.ts uses them only when E > 64): one thread per row,
 // reading everything from global memory; dS goes through the `dscores` buffer.
+//
+// Fused label propagation (TL-Align, ../shared/docs/methods.md; no gradient, labels are data):
+//   labels      L [B, N, C]     C = LC label columns (K classes, or 1 for the own-share form)
+//   head_labels Y [B, H, N, C]  Y_h = P_h L, per head
+//   labels_out  L' [B, N, C]    L' = ½((1/H) Σ_h Y_h + L)
+// Variants of the forward:
+//   1. attention_forward_labels (tiled): attention_forward, plus the L rows of each key tile in
+//      workgroup memory (tile_l) and Y_i += P_ij L_j accumulated in registers from the P tile the
+//      kernel already holds; Y is written once. P is never read back from memory. The row's LC
+//      sums are registers: LC ≤ 4·MAX_LC4.
+//   2. attention_forward_rows_labels: attention_forward_rows, plus Y_i = P_i L from the row of P
+//      the thread has just written (any LC).
+// A workgroup holds one head, and WGSL has no float atomics, so the head mean is a second pass:
+//   attention_combine_labels: thread per element of L'; reads H·C values of Y per row of L'
+//   (instead of the H·N probabilities a separate propagation pass reads).
 
 struct Params { batch: u32, tokens: u32, heads: u32, head_dim: u32, scale: f32, accumulate: u32, blocks: u32, block_rows: u32, }
 
@@ -44,6 +59,9 @@ struct Params { batch: u32, tokens: u32, heads: u32, head_dim: u32, scale: f32, 
 @group(0) @binding(7) var<storage, read_write> dqkv: array<f32>;
 @group(0) @binding(8) var<storage, read> saved_out: array<f32>;
 @group(0) @binding(9) var<storage, read_write> delta: array<f32>;
+@group(0) @binding(10) var<storage, read> labels: array<f32>;
+@group(0) @binding(11) var<storage, read_write> head_labels: array<f32>;
+@group(0) @binding(12) var<storage, read_write> labels_out: array<f32>;
 
 // Threads per workgroup (tiled kernels: also the most rows per block).
 override WG: u32 = 64;
@@ -57,13 +75,20 @@ override HD4: u32 = (HD + 3u) / 4u;
 override TILE: u32 = KT * HD4;
 override PTILE: u32 = KT * (WG + 1u);
 const MAX_HD4 = 16u;
+// Label columns C of the fused variants; the tiled one pads them to vec4s like E.
+override LC: u32 = 1;
+override LC4: u32 = (LC + 3u) / 4u;
+override LTILE: u32 = KT * LC4;
+const MAX_LC4 = 4u;
 
 var<workgroup> tile_a: array<vec4<f32>, TILE>; // K (forward, backward_query) or Q (backward_key), [KT][E/4]
 var<workgroup> tile_b: array<vec4<f32>, TILE>; // V (forward, backward_query) or dO (backward_key), [KT][E/4]
 var<workgroup> tile_p: array<f32, PTILE>;      // P: [key][row] (stride WG+1) or [query][key] (backward_key)
 var<workgroup> tile_d: array<f32, KT>;         // δ of the query tile (backward_key)
+var<workgroup> tile_l: array<vec4<f32>, LTILE>; // L of the key tile (forward_labels), [KT][C/4]
 
 alias Vec = array<vec4<f32>, MAX_HD4>;
+alias LabelVec = array<vec4<f32>, MAX_LC4>;
 
 // Offset of element 0 of q (part 0), k (1) or v (2) for token n of batch b, head h.
 fn qkv_at(b: u32, n: u32, part: u32, h: u32) -> u32 {
@@ -126,6 +151,51 @@ fn score(q: ptr<function, Vec>, j: u32) -> f32 {
   return s * p.scale;
 }
 
+// Sweep 1 of the forward: row max m and denominator l = Σ_j exp(s_j − m), as (m, l).
+fn row_stats(blk: Block, q: ptr<function, Vec>, t: u32, has_row: bool) -> vec2<f32> {
+  let n = p.tokens;
+  var m = -3.4e38;
+  var l = 0.0;
+  for (var j0 = 0u; j0 < n; j0 += KT) {
+    let kt = min(KT, n - j0);
+    workgroupBarrier(); // the previous tile is no longer read
+    load_kv(blk.b, blk.h, j0, kt, t, false);
+    workgroupBarrier();
+    if (has_row) {
+      for (var j = 0u; j < kt; j++) {
+        let s = score(q, j);
+        if (s > m) { l = fma(l, exp(m - s), 1.0); m = s; } else { l += exp(s - m); }
+      }
+    }
+  }
+  return vec2(m, l);
+}
+
+// Sweep 2 on the loaded key tile: P_ij = exp(s − m)/l into tile_p (column t), O_i += P_ij v_j.
+fn probs_tile(q: ptr<function, Vec>, acc: ptr<function, Vec>, m: f32, inv_l: f32, kt: u32, t: u32) {
+  for (var j = 0u; j < kt; j++) {
+    let pr = exp(score(q, j) - m) * inv_l;
+    tile_p[j * (WG + 1u) + t] = pr;
+    for (var c = 0u; c < HD4; c++) { (*acc)[c] = fma(vec4(pr), tile_b[j * HD4 + c], (*acc)[c]); }
+  }
+}
+
+// The block's rows of P for keys [j0, j0 + kt), from tile_p as row segments (coalesced).
+fn store_probs(blk: Block, j0: u32, kt: u32, t: u32) {
+  let n = p.tokens;
+  let prow = blk.bh * n + blk.r0; // first row of this block in probs
+  for (var x = t; x < blk.rows * kt; x += WG) {
+    let r = x / kt;
+    let j = x % kt;
+    probs[(prow + r) * n + j0 + j] = tile_p[j * (WG + 1u) + r];
+  }
+}
+
+fn store_out(blk: Block, i: u32, acc: ptr<function, Vec>) {
+  let o = out_at(blk.b, i, blk.h);
+  for (var e = 0u; e < HD; e++) { out[o + e] = (*acc)[e / 4u][e % 4u]; }
+}
+
 @compute @workgroup_size(WG)
 fn attention_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                      @builtin(local_invocation_index) t: u32) {
@@ -139,47 +209,70 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
   let qo = qkv_at(blk.b, i, 0u, blk.h);
   for (var c = 0u; c < HD4; c++) { q[c] = qkv4(qo, 4u * c); acc[c] = vec4(0.0); }
 
-  // Sweep 1: row max m and denominator l = Σ_j exp(s_j − m).
-  var m = -3.4e38;
-  var l = 0.0;
-  for (var j0 = 0u; j0 < n; j0 += KT) {
-    let kt = min(KT, n - j0);
-    workgroupBarrier(); // the previous tile is no longer read
-    load_kv(blk.b, blk.h, j0, kt, t, false);
-    workgroupBarrier();
-    if (has_row) {
-      for (var j = 0u; j < kt; j++) {
-        let s = score(&q, j);
-        if (s > m) { l = fma(l, exp(m - s), 1.0); m = s; } else { l += exp(s - m); }
-      }
-    }
-  }
-
-  // Sweep 2: P = exp(s − m)/l written once, O = P V.
-  let inv_l = 1.0 / l;
-  let prow = blk.bh * n + blk.r0; // first row of this block in probs
+  let ml = row_stats(blk, &q, t, has_row);
+  let inv_l = 1.0 / ml.y;
   for (var j0 = 0u; j0 < n; j0 += KT) {
     let kt = min(KT, n - j0);
     workgroupBarrier(); // the previous tiles (K, V and P) are no longer read
     load_kv(blk.b, blk.h, j0, kt, t, true);
     workgroupBarrier();
+    if (has_row) { probs_tile(&q, &acc, ml.x, inv_l, kt, t); }
+    workgroupBarrier();
+    store_probs(blk, j0, kt, t);
+  }
+  if (has_row) { store_out(blk, i, &acc); }
+}
+
+// Rows [j0, j0 + kt) of L[b] into tile_l, C padded with zeros to vec4s.
+fn load_labels(b: u32, j0: u32, kt: u32, t: u32) {
+  for (var x = t; x < kt * LC4; x += WG) {
+    let at = (b * p.tokens + j0 + x / LC4) * LC;
+    let c = (x % LC4) * 4u;
+    var v = vec4(0.0);
+    for (var k = 0u; k < 4u && c + k < LC; k++) { v[k] = labels[at + c + k]; }
+    tile_l[x] = v;
+  }
+}
+
+// Variant 1: attention_forward, and Y[b, h, i, :] = Σ_j P_ij L[b, j, :] from the P tile in hand.
+@compute @workgroup_size(WG)
+fn attention_forward_labels(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                            @builtin(local_invocation_index) t: u32) {
+  let blk = block_of(wid, nwg);
+  if (!blk.valid) { return; }
+  let n = p.tokens;
+  let has_row = t < blk.rows;
+  let i = blk.r0 + min(t, blk.rows - 1u);
+  var q: Vec;
+  var acc: Vec;
+  var y: LabelVec;
+  let qo = qkv_at(blk.b, i, 0u, blk.h);
+  for (var c = 0u; c < HD4; c++) { q[c] = qkv4(qo, 4u * c); acc[c] = vec4(0.0); }
+  for (var c = 0u; c < LC4; c++) { y[c] = vec4(0.0); }
+
+  let ml = row_stats(blk, &q, t, has_row);
+  let inv_l = 1.0 / ml.y;
+  for (var j0 = 0u; j0 < n; j0 += KT) {
+    let kt = min(KT, n - j0);
+    workgroupBarrier();
+    load_kv(blk.b, blk.h, j0, kt, t, true);
+    load_labels(blk.b, j0, kt, t);
+    workgroupBarrier();
     if (has_row) {
+      probs_tile(&q, &acc, ml.x, inv_l, kt, t);
+      // Column t of tile_p is this thread's own row: no barrier needed to read it back.
       for (var j = 0u; j < kt; j++) {
-        let pr = exp(score(&q, j) - m) * inv_l;
-        tile_p[j * (WG + 1u) + t] = pr;
-        for (var c = 0u; c < HD4; c++) { acc[c] = fma(vec4(pr), tile_b[j * HD4 + c], acc[c]); }
+        let pr = vec4(tile_p[j * (WG + 1u) + t]);
+        for (var c = 0u; c < LC4; c++) { y[c] = fma(pr, tile_l[j * LC4 + c], y[c]); }
       }
     }
     workgroupBarrier();
-    for (var x = t; x < blk.rows * kt; x += WG) {
-      let r = x / kt;
-      let j = x % kt;
-      probs[(prow + r) * n + j0 + j] = tile_p[j * (WG + 1u) + r];
-    }
+    store_probs(blk, j0, kt, t);
   }
   if (has_row) {
-    let o = out_at(blk.b, i, blk.h);
-    for (var e = 0u; e < HD; e++) { out[o + e] = acc[e / 4u][e % 4u]; }
+    store_out(blk, i, &acc);
+    let at = (blk.bh * n + i) * LC; // Y[b, h, i, :]
+    for (var c = 0u; c < LC; c++) { head_labels[at + c] = y[c / 4u][c % 4u]; }
   }
 }
 
@@ -289,13 +382,8 @@ fn attention_backward_key(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_wo
 
 fn flat(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * WG; }
 
-@compute @workgroup_size(WG)
-fn attention_forward_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let t = flat(gid, nwg);
-  if (t >= p.batch * p.heads * p.tokens) { return; }
-  let i = t % p.tokens;
-  let h = (t / p.tokens) % p.heads;
-  let b = t / (p.tokens * p.heads);
+// Forward of row i of (b, h), thread t = (b·H + h)·N + i: probs[t·N …] and out.
+fn forward_row(b: u32, h: u32, i: u32, t: u32) {
   let q = qkv_at(b, i, 0u, h);
   let row = t * p.tokens; // probs[b, h, i, :]
 
@@ -322,6 +410,28 @@ fn attention_forward_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builti
     var acc = 0.0;
     for (var j = 0u; j < p.tokens; j++) { acc = fma(probs[row + j], qkv[qkv_at(b, j, 2u, h) + e], acc); }
     out[o + e] = acc;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn attention_forward_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = flat(gid, nwg);
+  if (t >= p.batch * p.heads * p.tokens) { return; }
+  forward_row(t / (p.tokens * p.heads), (t / p.tokens) % p.heads, t % p.tokens, t);
+}
+
+// Variant 2: attention_forward_rows, and Y[b, h, i, :] = P_i L[b] from the row just written.
+@compute @workgroup_size(WG)
+fn attention_forward_rows_labels(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = flat(gid, nwg);
+  if (t >= p.batch * p.heads * p.tokens) { return; }
+  let b = t / (p.tokens * p.heads);
+  forward_row(b, (t / p.tokens) % p.heads, t % p.tokens, t);
+  let row = t * p.tokens;
+  for (var c = 0u; c < LC; c++) {
+    var acc = 0.0;
+    for (var j = 0u; j < p.tokens; j++) { acc = fma(probs[row + j], labels[(b * p.tokens + j) * LC + c], acc); }
+    head_labels[t * LC + c] = acc;
   }
 }
 
@@ -381,4 +491,19 @@ fn attention_backward_key_rows(@builtin(global_invocation_id) gid: vec3<u32>, @b
     dqkv[dk + e] = gk;
     dqkv[dv + e] = gv;
   }
+}
+
+// ---------------------------------------------------------------- labels: head mean
+
+// head_labels Y [B, H, N, C], labels L [B, N, C] → labels_out L' = ½((1/H) Σ_h Y_h + L); thread per element.
+@compute @workgroup_size(WG)
+fn attention_combine_labels(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let x = flat(gid, nwg);
+  if (x >= p.batch * p.tokens * LC) { return; }
+  let c = x % LC;
+  let i = (x / LC) % p.tokens;
+  let b = x / (LC * p.tokens);
+  var acc = 0.0;
+  for (var h = 0u; h < p.heads; h++) { acc += head_labels[((b * p.heads + h) * p.tokens + i) * LC + c]; }
+  labels_out[x] = 0.5 * (acc / f32(p.heads) + labels[x]);
 }

@@ -10,6 +10,8 @@
 //                      ỹ(c)[k] = 1 − s + s/K if k = c, else s/K
 //   init_own_shares:   v[b,n] = w[b,n]                                   (v is [B, N, 1])
 //   propagate_labels:  L'[b,i,c] = ½ ((1/H) Σ_h Σ_j P[b,h,i,j]·L[b,j,c] + L[b,i,c])   P [B,H,N,N]
+//                      (the separate pass over the stored P; training fuses it into the attention
+//                      forward instead: shaders/attention.wgsl, attention_forward_labels)
 //
 // Targets from a teacher's dense maps M [B, T, K] (each sample's own image, per-token class
 // probabilities; "uniform" mode uses M = 1/K everywhere, i.e. the area ratio):

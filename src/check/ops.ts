@@ -296,6 +296,22 @@ function attentionCase(rng: Rng, name: string, dims: ref.AttentionDims): Case {
   };
 }
 
+/** attention with TL-Align's labels L [B, N, C] fused in (attention_forward_labels or _rows_labels, then attention_combine_labels). */
+function attentionLabelsCase(rng: Rng, name: string, dims: ref.AttentionDims, columns: number): Case {
+  const { batch, tokens, heads, headDim } = dims;
+  const D = heads * headDim;
+  const p = { batch, tokens, heads, columns };
+  return {
+    name,
+    shapes: `B=${batch} N=${tokens} H=${heads} E=${headDim}: qkv[${batch * tokens},${3 * D}] labels[${batch},${tokens},${columns}]`,
+    inputs: [input('qkv', [batch * tokens, 3 * D], normal(rng, batch * tokens * 3 * D)),
+      input('labels', [batch, tokens, columns], Float32Array.from(ref.softmax(normal(rng, batch * tokens * columns, 2), columns)), false)],
+    gpu: ([qkv, labels]) => { const r = attention(qkv, batch, tokens, heads, { labels }); return [r.out, r.probs, r.labels!]; },
+    forward: ([qkv, labels]) => { const r = ref.attention(qkv, dims); return [r.out, r.probs, propagateRef(labels, r.probs, p)]; },
+    backward: ([qkv], r) => [ref.attentionBackward(qkv, r, dims)],
+  };
+}
+
 /** Soft targets: a mixup tie (0.5/0.5, first max wins), one-hots, random distributions, one row of mass 0.8. */
 function softTargets(rng: Rng, rows: number, classes: number): Float32Array {
   const t = new Float32Array(rows * classes);
@@ -575,6 +591,8 @@ function cases(): ((rng: Rng) => Case | Case[])[] {
     (rng) => attentionCase(rng, 'attention_n65_e64', { batch: 1, tokens: 65, heads: 3, headDim: 64 }),
     (rng) => attentionCase(rng, 'attention_n130', { batch: 1, tokens: 130, heads: 2, headDim: 32 }),
     (rng) => attentionCase(rng, 'attention_e80_rows', { batch: 1, tokens: 9, heads: 2, headDim: 80 }),
+    (rng) => attentionLabelsCase(rng, 'attention_labels', { batch: 2, tokens: 65, heads: 3, headDim: 16 }, 10),
+    (rng) => attentionLabelsCase(rng, 'attention_labels_e80_rows', { batch: 1, tokens: 9, heads: 2, headDim: 80 }, 3),
     (rng) => ({
       name: 'soft_cross_entropy', shapes: 'logits[37,13] targets[37,13] (outputs: loss, probs, correct)',
       inputs: [input('logits', [37, 13], normal(rng, 37 * 13, 2)), input('targets', [37, 13], softTargets(rng, 37, 13), false)],

@@ -20,5 +20,5 @@ export function methodByName(name: string): Method {
   return m;
 }
 
-export type { Method, MethodOptions, TargetInputs } from './method.ts';
+export type { BatchInputs, Method, MethodOptions, TargetInputs } from './method.ts';
 export { DEFAULT_METHOD_OPTIONS } from './method.ts';

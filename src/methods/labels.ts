@@ -66,7 +66,11 @@ export function initOwnShares(gpu: Gpu, o: OwnShareOptions): Tensor {
   return out;
 }
 
-/** One block: L ← ½(Ā·L + L), Ā = mean over heads of probs [B, H, N, N]; L any [B, N, C]. A new tensor, never on the tape. */
+/**
+ * One block: L ← ½(Ā·L + L), Ā = mean over heads of probs [B, H, N, N]; L any [B, N, C]. A new tensor, never on the tape.
+ * The separate pass, after the forward: training carries the labels through the attention kernels
+ * instead (attention(…, { labels }), ForwardOptions.labels), and this is the reference they are tested against.
+ */
 export function propagateLabels(labels: Tensor, probs: Tensor): Tensor {
   const [batch, tokens, columns] = labels.shape;
   const heads = probs.shape[1];

@@ -2,7 +2,9 @@
  * One interface for every training method (../shared/docs/methods.md): what it does to the batch
  * (a per-batch mix drawn on the CPU, applied to the pixels on the GPU) and which soft targets the
  * CLS logits are trained against (built on the GPU, no gradient, after the forward pass so that
- * TL-Align can read the attention). The trainer, the CLI and the page pick methods by name.
+ * TL-Align can read the attention). A method that carries labels through the attention (TL-Align)
+ * hands the trainer its initial labels before the forward, which propagates them inside the
+ * attention kernels. The trainer, the CLI and the page pick methods by name.
  */
 import { noGrad, softCrossEntropy, Tensor } from '../autograd/index.ts';
 import { type Gpu, type Storage } from '../gpu/gpu.ts';
@@ -47,16 +49,14 @@ export const DEFAULT_METHOD_OPTIONS: MethodOptions = {
   diversityCosine: 1, diversityContrastive: 1, diversityMixing: 1, diversityWindow: 0,
 };
 
-/** What a method's targets may read, all on the GPU. */
-export interface TargetInputs {
+/** What a method may read before the forward pass, all on the GPU (its initial labels). */
+export interface BatchInputs {
   gpu: Gpu;
   mix: BatchMix;
   /** u32 [B]: each sample's own label; the partner of sample b is B − 1 − b. */
   labels: Storage;
   /** f32 [T]: mix.partnerShare, uploaded. */
   partnerShare: Storage;
-  /** Softmax attention of every block, [B, H, N, N] (read without gradient). */
-  attention: readonly Tensor[];
   batch: number;
   tokens: number;
   classes: number;
@@ -64,6 +64,18 @@ export interface TargetInputs {
   /** [B, T, K]: the teacher's per-token class probabilities of each sample's own image (teacher methods). */
   teacher?: Tensor;
   options: MethodOptions;
+}
+
+/** What a method's targets may read, all on the GPU. */
+export interface TargetInputs extends BatchInputs {
+  /** Softmax attention of every block, [B, H, N, N] (read without gradient). */
+  attention: readonly Tensor[];
+  /**
+   * The method's initialLabels after the input and after every block ([depth + 1] × [B, N, C]),
+   * when the forward carried them (fused into the attention kernels); absent otherwise, and the
+   * method propagates from `attention` itself.
+   */
+  propagated?: readonly Tensor[];
 }
 
 /** What a method's loss may read: the targets' inputs plus the forward pass and the model. */
@@ -91,6 +103,12 @@ export interface Method {
   extraParams?(vit: VitConfig, seed: number, o: MethodOptions): ParamSpec[];
   /** Draws this batch's mix (a few numbers per batch, never per image). */
   drawMix(rng: Rng, g: MixGeometry, o: MethodOptions): BatchMix;
+  /**
+   * Labels to carry through the attention: L⁰ [B, N, C], L ← ½(Ā·L + L) in every block (TL-Align).
+   * Called under noGrad before the forward, which fuses the propagation into its attention
+   * kernels; targets() then finds the layers in `propagated`.
+   */
+  initialLabels?(t: BatchInputs): Tensor;
   /** Soft targets [B, K] for the CLS logits; called under noGrad after the forward pass. */
   targets(t: TargetInputs): Tensor;
   /** The training loss; default: soft-target CE of the CLS logits against targets(). */

@@ -27,6 +27,8 @@ export interface VitOutput {
   logits: Tensor;
   /** Softmax attention of every block, [B, H, N, N] each (what label propagation reads). */
   attention: Tensor[];
+  /** With ForwardOptions.labels: L⁰ and the labels after every block (depth + 1 tensors [B, N, C], no gradient). */
+  labels?: Tensor[];
   /** Final normalised tokens [B, N, D]. */
   tokens: Tensor;
   /** The residual stream [B·N, D] after the embedding and after every block (depth + 1 tensors; the backward keeps them anyway). */
@@ -38,6 +40,8 @@ export interface VitOutput {
 export interface ForwardOptions {
   /** MixToken: u32 [T]; patch embeddings of the tokens set here are swapped with the partner's (B − 1 − b). */
   swapPatches?: Storage;
+  /** L⁰ [B, N, C]: labels carried through every block's attention, L ← ½(Ā·L + L) (TL-Align), fused into its kernels. */
+  labels?: Tensor;
 }
 
 /** A Linear(D, K)-style head trained beside the ViT (Token Labeling's aux_head, DiversePatch's mix_head), timm init. */
@@ -119,6 +123,7 @@ export class VisionTransformer {
     let x = embedTokens(patchEmbeddings, w('cls_token'), w('pos_embed')).reshape([B * N, c.dim]);
 
     const attn: Tensor[] = [];
+    const labels = o.labels && [o.labels];
     const hidden = [x];
     /** gamma, beta of block i's norm1/norm2; past the last block, of the final norm. */
     const norm = (i: number, which: 'norm1' | 'norm2'): [Tensor, Tensor] =>
@@ -127,8 +132,9 @@ export class VisionTransformer {
     let h = layerNorm(x, ...norm(0, 'norm1'));
     for (let i = 0; i < c.depth; i++) {
       const blk = `blocks.${i}`;
-      const a = attention(linear(h, `${blk}.attn.qkv`), B, N, c.heads);
+      const a = attention(linear(h, `${blk}.attn.qkv`), B, N, c.heads, { labels: labels?.[i] });
       attn.push(a.probs);
+      if (labels) labels.push(a.labels!);
       const mid = linear(a.out, `${blk}.attn.proj`, x);
       const u = matmul(layerNorm(mid, ...norm(i, 'norm2')), w(`${blk}.mlp.fc1.weight`), { transB: true, bias: w(`${blk}.mlp.fc1.bias`), activation: 'gelu' });
       x = linear(u, `${blk}.mlp.fc2`, mid);
@@ -137,6 +143,6 @@ export class VisionTransformer {
     }
     const tokens = h.reshape([B, N, c.dim]);
     const logits = linear(gatherToken(tokens, 0), 'head');
-    return { logits, attention: attn, tokens, hidden, patches: patchEmbeddings };
+    return { logits, attention: attn, labels, tokens, hidden, patches: patchEmbeddings };
   }
 }

@@ -4,9 +4,10 @@
  * and the page's worker drive the same class.
  *
  * One step = one command encoder, one submit: zero-grad → batch (gather, augment, mix; GPU) →
- * forward → the method's targets (no gradient) → soft-target CE → backward → AdamW. The loss is
- * summed on the GPU and read back only every `readEvery` steps (for the progress line, which
- * also keeps the CPU from running far ahead of the GPU).
+ * forward (carrying TL-Align's labels through its attention kernels) → the method's targets (no
+ * gradient) → soft-target CE → backward → AdamW. The loss is summed on the GPU and read back
+ * only every `readEvery` steps (for the progress line, which also keeps the CPU from running far
+ * ahead of the GPU).
  *
  * Reproducibility: initialisation, every epoch's shuffle, every batch's mix and every image's
  * crop/flip are functions of (seed, epoch or step) only, and the kernels are deterministic, so
@@ -19,7 +20,8 @@ import { type DatasetSplits, type ImageSet } from '../data/dataset.ts';
 import { augmentHash, type DatasetOnGpu, GpuBatcher, type TeacherMapsOnGpu, uploadDataset, uploadTeacherMaps } from '../data/gpu-batcher.ts';
 import { type AdapterReport } from '../gpu/device.ts';
 import { type Gpu, type Storage } from '../gpu/gpu.ts';
-import { DEFAULT_METHOD_OPTIONS, type Method, methodByName, type MethodOptions, type TargetInputs } from '../methods/index.ts';
+import { attentionFusesLabels } from '../autograd/ops/attention.ts';
+import { type BatchInputs, DEFAULT_METHOD_OPTIONS, type Method, methodByName, type MethodOptions, type TargetInputs } from '../methods/index.ts';
 import { areaTargets, clsLoss, type LossInputs } from '../methods/method.ts';
 import { initOwnShares, propagateThroughBlocks } from '../methods/labels.ts';
 import { type BatchMix, gridOf, type MixGeometry, SPATIAL_KINDS } from '../methods/mixing.ts';
@@ -163,6 +165,11 @@ export interface RunOptions {
   readEvery?: number;
   /** The teacher's maps of the training split (teacher methods). */
   teacher?: TeacherMaps;
+  /**
+   * Carry labels (TL-Align's, or the own shares of a fluctuation read-out) through the attention
+   * kernels (default); false propagates them after the forward with the separate kernel (the reference path).
+   */
+  fuseLabels?: boolean;
 }
 
 /** The training part of an epoch's result, measured by whoever drove the steps. */
@@ -209,10 +216,12 @@ export class TrainingRun {
 
   /** Steps between loss read-backs (at least four per epoch). */
   readonly readEvery: number;
+  private readonly fuseLabels: boolean;
 
   constructor(readonly gpu: Gpu, data: DatasetSplits, config: Partial<TrainConfig>, options: RunOptions | number = {}) {
     const o: RunOptions = typeof options === 'number' ? { readEvery: options } : options;
     const readEvery = o.readEvery ?? 10;
+    this.fuseLabels = o.fuseLabels ?? true;
     this.config = resolveConfig(config);
     const c = this.config;
     this.vit = vitConfigOf(c);
@@ -325,31 +334,48 @@ export class TrainingRun {
       batch: c.batch, first: index * c.batch, augment: c.augment, seed: c.seed, step: this.step, mix: mix.plan,
     });
     const teacher = this.teacherMaps ? this.trainBatcher.encodeTeacher(this.teacherMaps) : undefined;
+    const batchInputs: BatchInputs = {
+      gpu, mix, labels, partnerShare: this.partnerShare, batch: c.batch,
+      tokens: tokensOf(this.vit), classes: this.vit.classes, smoothing: c.smoothing, teacher, options: c,
+    };
+    // Labels carried through the attention: the method's (TL-Align), or else the own shares when this step reads them.
+    const methodLabels = this.method.initialLabels && noGrad(() => this.method.initialLabels!(batchInputs));
+    const wantShares = !!this.fluctuationRequest || (!!this.snapshotRequest?.request.fluctuation && SPATIAL_KINDS.includes(mix.kind));
+    const sharesCarried = !methodLabels && wantShares && this.fuseLabels;
+    const carried = methodLabels ?? (sharesCarried ? noGrad(() => initOwnShares(gpu, this.ownShareOptions(batchInputs))) : undefined);
+    const fused = carried && this.fusesLabels(carried) ? carried : undefined;
     let inputs: LossInputs | undefined;
     const { loss, out } = this.trainer.recordLoss(images, (out) => {
-      inputs = {
-        gpu, mix, labels, partnerShare: this.partnerShare, attention: out.attention, batch: c.batch,
-        tokens: tokensOf(this.vit), classes: this.vit.classes, smoothing: c.smoothing, teacher,
-        out, model: this.model, tokenMask: this.tokenMask, options: c,
-      };
+      const propagated = methodLabels && (fused ? out.labels : noGrad(() => propagateThroughBlocks(methodLabels, out.attention)));
+      inputs = { ...batchInputs, attention: out.attention, propagated, out, model: this.model, tokenMask: this.tokenMask };
       return this.method.loss ? this.method.loss(inputs) : clsLoss(this.method, inputs);
-    }, this.learningRate(this.step), mix.at === 'embeddings' ? { swapPatches: this.tokenMask } : {});
+    }, this.learningRate(this.step), { ...(mix.at === 'embeddings' ? { swapPatches: this.tokenMask } : {}), labels: fused });
     axpy(gpu, loss.loss.storage, this.lossSum, 1, true);
-    if (this.fluctuationRequest) this.readFluctuation(inputs!, this.fluctuationRequest);
+    let shares: readonly Tensor[] | undefined = sharesCarried ? out.labels : undefined;
+    const ownShares = () => (shares ??= this.ownShares(inputs!));
+    if (this.fluctuationRequest) this.readFluctuation(inputs!, ownShares(), this.fluctuationRequest);
     this.fluctuationRequest = undefined;
-    if (this.snapshotRequest) this.readSnapshot(inputs!, images, labels, loss.targets, out, this.snapshotRequest);
+    if (this.snapshotRequest) this.readSnapshot(inputs!, images, labels, loss.targets, out, ownShares, this.snapshotRequest);
     this.snapshotRequest = undefined;
     gpu.endStep();
     this.step++;
   }
 
-  private ownShares(t: TargetInputs): Tensor[] {
-    return noGrad(() => propagateThroughBlocks(initOwnShares(t.gpu, {
-      batch: t.batch, tokens: t.tokens, clsOwnShare: t.mix.ownShare, partnerShare: t.partnerShare, perSample: false,
-    }), t.attention));
+  /** Whether the attention kernels can carry `labels` [B, N, C] (fused propagation). */
+  private fusesLabels(labels: Tensor): boolean {
+    return this.fuseLabels && attentionFusesLabels(this.vit.dim / this.vit.heads, labels.shape[2]);
   }
 
-  private readSnapshot(t: TargetInputs, images: Tensor, labels: Storage, targets: Tensor, out: VitOutput,
+  private ownShareOptions(t: BatchInputs) {
+    return { batch: t.batch, tokens: t.tokens, clsOwnShare: t.mix.ownShare, partnerShare: t.partnerShare, perSample: false };
+  }
+
+  /** The own shares v⁰ … v^depth, propagated from the attention after the forward (the reference path). */
+  private ownShares(t: TargetInputs): readonly Tensor[] {
+    return noGrad(() => propagateThroughBlocks(initOwnShares(t.gpu, this.ownShareOptions(t)), t.attention));
+  }
+
+  private readSnapshot(t: TargetInputs, images: Tensor, labels: Storage, targets: Tensor, out: VitOutput, ownShares: () => readonly Tensor[],
     { request: r, deliver }: { request: SnapshotRequest; deliver: (s: StepSnapshot) => void }): void {
     const { gpu, vit } = this;
     const B = t.batch;
@@ -369,7 +395,7 @@ export class TrainingRun {
       labels: gpu.readback(first(labels, B)),
       targets: gpu.readback(first(targets.storage, n * K)),
       logits: gpu.readback(first(out.logits.storage, n * K)),
-      fluctuation: r.fluctuation && spatial ? Promise.all(this.ownShares(t).map((l) => gpu.readback(l.storage))) : undefined,
+      fluctuation: r.fluctuation && spatial ? Promise.all(ownShares().map((l) => gpu.readback(l.storage))) : undefined,
       attention: r.attention ? Promise.all(out.attention.map((a) => gpu.readback(at(a.storage, sample * H * N * N, H * N * N)))) : undefined,
       hidden: hiddenSamples ? Promise.all(out.hidden.map((h) => gpu.readback(first(h.storage, hiddenSamples * N * vit.dim)))) : undefined,
       teacher: t.teacher ? gpu.readback(first(t.teacher.storage, n * T * K)) : undefined,
@@ -394,8 +420,7 @@ export class TrainingRun {
     })().catch(() => undefined);
   }
 
-  private readFluctuation(t: TargetInputs, deliver: (f: TokenFluctuation) => void): void {
-    const layers = this.ownShares(t);
+  private readFluctuation(t: TargetInputs, layers: readonly Tensor[], deliver: (f: TokenFluctuation) => void): void {
     void Promise.all(layers.map((l: Tensor) => t.gpu.readback(l.storage)))
       .then((read) => deliver({ mix: t.mix, layers: read, batch: t.batch, tokens: t.tokens }), () => undefined);
   }

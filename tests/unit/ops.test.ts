@@ -12,7 +12,7 @@ const EXPECTED = [
   'matmul_shared_b_vec4', 'matmul_gelu', 'matmul_gelu_vec4',
   'matmul_residual', 'matmul_residual_vec4', 'matmul_residual_vec4_batched',
   'add', 'scale', 'gelu', 'layernorm', 'layernorm_d192', 'add_layernorm', 'add_layernorm_d384', 'add_layernorm_sum_only', 'softmax',
-  'attention', 'attention_n65', 'attention_n65_e64', 'attention_n130', 'attention_e80_rows', 'soft_cross_entropy', 'patchify', 'embed_tokens', 'gather_token', 'mean_tokens', 'sum',
+  'attention', 'attention_n65', 'attention_n65_e64', 'attention_n130', 'attention_e80_rows', 'attention_labels', 'attention_labels_e80_rows', 'soft_cross_entropy', 'patchify', 'embed_tokens', 'gather_token', 'mean_tokens', 'sum',
   'sum_squares', 'column_sum', 'adamw', 'clip_gradients', 'label_init', 'label_propagate',
   'patch_tokens', 'swap_tokens', 'pool_regions', 'max_tokens', 'binary_cross_entropy', 'mean_pairwise_cosine', 'context_scores',
   'loss_tokenmix_bce', 'loss_tokenmix_teacher_ce', 'loss_token_labeling', 'loss_diversepatch', 'loss_diversepatch_paper',
