@@ -16,12 +16,16 @@ import optimizer from '../../shaders/optimizer.wgsl';
 import patch from '../../shaders/patch.wgsl';
 import reduce from '../../shaders/reduce.wgsl';
 import softmax from '../../shaders/softmax.wgsl';
+import subgroupReduce from '../../shaders/subgroup_reduce.wgsl';
 import tokens from '../../shaders/tokens.wgsl';
 
 export const SHADER_SOURCES = {
   attention, augment, cross_entropy: crossEntropy, diversity, elementwise, gelu, labels, layernorm, matmul, optimizer, patch, reduce, softmax, tokens,
 } as const;
 export type ShaderFile = keyof typeof SHADER_SOURCES;
+
+/** WGSL shared by several files (no entry points of its own): `// @include name` appends it. */
+export const SHADER_INCLUDES: Record<string, string> = { subgroup_reduce: subgroupReduce };
 
 type FieldType = 'u32' | 'i32' | 'f32';
 export interface ParamsLayout { fields: { name: string; type: FieldType }[]; bytes: number }
@@ -50,15 +54,21 @@ export function parseParams(source: string, file: string): ParamsLayout | undefi
  *   // @else          optional: kept only when they are not
  *   // @end
  *
- * Dropped lines and the markers become empty lines, and the directive goes at the start of the
- * first line, so compiler messages keep the file's own line numbers.
+ *   // @include name  a kept line: SHADER_INCLUDES[name] is appended to the module once
+ *
+ * Dropped lines and the markers become empty lines, the directive goes at the start of the first
+ * line, and included text goes after the last, so compiler messages keep the file's own line
+ * numbers (a line past the file's end is in an included file).
  */
 export function shaderVariant(source: string, subgroups: boolean, file: string): string {
   let region: 'all' | 'subgroups' | 'else' = 'all';
   let marked = false;
+  const includes = new Set<string>();
   const lines = source.split('\n').map((line, i) => {
     const marker = /^\s*\/\/\s*@(subgroups|else|end)\b/.exec(line)?.[1];
     const at = `shaders/${file}.wgsl:${i + 1}`;
+    const include = /^\s*\/\/\s*@include\s+(\w+)/.exec(line)?.[1];
+    if (include && !(include in SHADER_INCLUDES)) throw new Error(`${at}: @include of unknown "${include}" (known: ${Object.keys(SHADER_INCLUDES).join(', ')})`);
     if (marker === 'subgroups') {
       if (region !== 'all') throw new Error(`${at}: @subgroups inside another region`);
       region = 'subgroups';
@@ -71,10 +81,12 @@ export function shaderVariant(source: string, subgroups: boolean, file: string):
       region = 'all';
     }
     const kept = region === 'all' || (region === 'subgroups') === subgroups;
+    if (include && kept) includes.add(include);
     return marker || !kept ? '' : line;
   });
   if (region !== 'all') throw new Error(`shaders/${file}.wgsl: @subgroups region not closed by @end`);
-  return (subgroups && marked ? 'enable subgroups; ' : '') + lines.join('\n');
+  const appended = [...includes].map((name) => `\n// ---- shaders/${name}.wgsl (@include)\n${SHADER_INCLUDES[name]}`);
+  return (subgroups && marked ? 'enable subgroups; ' : '') + lines.join('\n') + appended.join('');
 }
 
 export type Constants = Record<string, number>;

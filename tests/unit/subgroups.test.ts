@@ -11,7 +11,7 @@ import { addLayerNorm, LAYERNORM_EPS } from '../../src/autograd/ops/layernorm.ts
 import { encodeSum } from '../../src/autograd/ops/reduce.ts';
 import * as ref from '../../src/autograd/reference/index.ts';
 import { type Gpu, type Storage } from '../../src/gpu/gpu.ts';
-import { SHADER_SOURCES, shaderVariant } from '../../src/gpu/kernels.ts';
+import { SHADER_INCLUDES, SHADER_SOURCES, shaderVariant } from '../../src/gpu/kernels.ts';
 import { openNodeGpu } from '../../src/gpu/node.ts';
 import { Rng } from '../../src/nn/random.ts';
 
@@ -202,6 +202,18 @@ test('shaderVariant keeps @subgroups or @else lines, on the file\'s own line num
   assert.throws(() => shaderVariant('a\n// @end', true, 't'), /shaders\/t\.wgsl:2: @end without @subgroups/);
   assert.throws(() => shaderVariant('// @else', false, 't'), /shaders\/t\.wgsl:1: @else without @subgroups/);
   for (const file of REDUCED_FILES) assert.match(SHADER_SOURCES[file], /^\s*\/\/ @subgroups$/m, `shaders/${file}.wgsl has a subgroup variant`);
+});
+
+test('@include appends a shared file once, after the last line, only where its line is kept', () => {
+  const src = ['a', '// @subgroups', '// @include subgroup_reduce', '// @include subgroup_reduce', '// @end', 'b'].join('\n');
+  const on = shaderVariant(src, true, 't').split('\n');
+  assert.deepEqual(on.slice(0, 6), ['enable subgroups; a', '', '// @include subgroup_reduce', '// @include subgroup_reduce', '', 'b'], 'the file keeps its line numbers');
+  assert.equal(on.slice(6).join('\n'), `// ---- shaders/subgroup_reduce.wgsl (@include)\n${SHADER_INCLUDES.subgroup_reduce}`);
+  assert.equal(shaderVariant(src, false, 't'), ['a', '', '', '', '', 'b'].join('\n'));
+  assert.throws(() => shaderVariant('x\n// @include nothing_here', true, 't'), /shaders\/t\.wgsl:2: @include of unknown "nothing_here"/);
+  for (const file of ['softmax', 'cross_entropy'] as const) {
+    assert.equal(shaderVariant(SHADER_SOURCES[file], true, file).split('fn workgroup_reduce2(').length, 2, `${file}: workgroup_reduce2 defined once`);
+  }
 });
 
 test('the registry compiles the subgroup variant where the adapter has the feature, and the other when forced off', async (t) => {
