@@ -34,6 +34,7 @@ test('npm run bench:peers -- --quick: the three engines agree on the loss, then 
   assert.ok(p.ratios.tfjs! > 0 && p.ratios.jax! > 0);
   assert.ok(p.memory && p.memory.ratio >= 1, `peak memory below the theoretical minimum? ${JSON.stringify(p.memory)}`);
   assert.ok(p.tlAlign && p.tlAlign.tlAlignMs > 0 && p.tlAlign.cutmixTokenMs > 0);
+  assert.ok(p.tlAlign.pairs >= 31 && p.tlAlign.interval[0] <= p.tlAlign.overhead && p.tlAlign.overhead <= p.tlAlign.interval[1], JSON.stringify(p.tlAlign));
   assert.ok(report.targets.some((t) => /TL-Align/.test(t.target)) && report.targets.some((t) => /memory/.test(t.target)));
 });
 
@@ -60,4 +61,15 @@ test('an engine whose loss differs by more than 1e-4 is reported as failed and n
   assert.match(off.failed ?? '', /differs from labelflow's .* by 2\.00e-4 relative \(allowed 0\.0001\); not timed/);
   assert.equal(off.stepMs, undefined);
   assert.equal(jax.skipped, 'not available here');
+});
+
+test('medianInterval: the distribution-free 95% interval of a median (ranks from the binomial)', async () => {
+  const { medianInterval } = await import('../../src/bench/peers-bench.ts');
+  const ranks = (n: number) => medianInterval(Array.from({ length: n }, (_, i) => n - i)); // values = ranks, given in reverse
+  // P(Bin(31, ½) ≤ 9) = 0.0147 ≤ 2.5% < P(≤ 10) = 0.0354: ranks 10 and 22
+  assert.deepEqual(ranks(31), [10, 22]);
+  // the textbook n = 100 interval: ranks 40 and 61
+  assert.deepEqual(ranks(100), [40, 61]);
+  // too few values for 95%: the whole range
+  assert.deepEqual(ranks(5), [1, 5]);
 });
