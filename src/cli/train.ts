@@ -57,6 +57,7 @@ const args = parseArgsOrExit('npm run train --', process.argv.slice(2), {
   quiet: { type: 'boolean', help: 'no progress line, only one line per epoch' },
   'target-acc': { type: 'number', value: 'PCT', help: 'report the wall time until test accuracy first reaches PCT % (time-to-accuracy)' },
   'stop-at-target': { type: 'boolean', help: 'with --target-acc: stop training once it is reached' },
+  'max-minutes': { type: 'number', value: 'M', help: 'stop after the epoch in which training (evaluation included) passes M minutes of wall time' },
 });
 
 const fail = (message: string): never => {
@@ -91,6 +92,8 @@ if (!teacherMethod && args.teacher) fail(`--teacher is only used by tokenmix-tea
 const targetAcc = args['target-acc'];
 if (targetAcc !== undefined && !(targetAcc > 0 && targetAcc <= 100)) fail(`--target-acc must be a percentage in (0, 100], got ${targetAcc}`);
 if (args['stop-at-target'] && targetAcc === undefined) fail('--stop-at-target needs --target-acc');
+const maxMinutes = args['max-minutes'];
+if (maxMinutes !== undefined && !(maxMinutes > 0)) fail(`--max-minutes must be positive, got ${maxMinutes}`);
 const limits = { trainLimit: args['train-limit'], testLimit: args['test-limit'], seed: args['subset-seed'] ?? 0 };
 
 const gpu = await openNodeGpu().catch((e: Error) => fail(`no WebGPU adapter: ${e.message}`));
@@ -156,6 +159,23 @@ const trainStart = performance.now();
 let timeToTarget: { target_pct: number; epoch: number; seconds: number } | undefined;
 
 const epochs: EpochResult[] = [...run.history];
+/** Why training ended: 'done' (every epoch), 'target reached', a time limit; 'running' in the file written after each epoch. */
+let stopped = 'done';
+
+function resultOf(status: string) {
+  const last = epochs[epochs.length - 1];
+  const trainedImages = epochs.reduce((n, e) => n + e.img_per_s * e.seconds, 0);
+  const trainedSeconds = epochs.reduce((n, e) => n + e.seconds, 0);
+  return {
+    config: { ...c, data: dataSpec, dataset: data.name, train_count: data.train.count, test_count: data.test.count,
+      train_limit: limits.trainLimit ?? null, test_limit: limits.testLimit ?? null, subset_seed: limits.seed, parameters: run.model.parameterCount },
+    adapter: gpu.adapter,
+    status,
+    epochs: epochs.map(({ epoch, train_loss, test_loss, test_acc, img_per_s, seconds }) => ({ epoch, train_loss, test_loss, test_acc, img_per_s, seconds })),
+    final: { test_acc: last.test_acc, img_per_s: trainedImages / trainedSeconds },
+    time_to_target: targetAcc === undefined ? undefined : timeToTarget ?? null,
+  };
+}
 while (run.epoch < c.epochs) {
   const r = await run.runEpoch(progress).catch((e: Error) => {
     if (tty) process.stderr.write('\n');
@@ -170,21 +190,21 @@ while (run.epoch < c.epochs) {
     console.log(`reached ${targetAcc}% test accuracy at epoch ${r.epoch}, ${clock(timeToTarget.seconds)} (${timeToTarget.seconds.toFixed(1)} s) after the first step, evaluation included`);
   }
   if (args.checkpoint) writeFileSync(args.checkpoint, await run.saveCheckpoint());
-  if (timeToTarget && args['stop-at-target']) break;
+  if (args.out) writeFileSync(args.out, JSON.stringify(resultOf(run.epoch < c.epochs ? 'running' : 'done'), null, 2)); // a killed run keeps its epochs
+  if (timeToTarget && args['stop-at-target']) {
+    stopped = 'target reached';
+    break;
+  }
+  if (maxMinutes !== undefined && run.epoch < c.epochs && (performance.now() - trainStart) / 60_000 >= maxMinutes) {
+    stopped = `time limit (${maxMinutes} min)`;
+    console.log(`stopped after epoch ${run.epoch}: --max-minutes ${maxMinutes} passed`);
+    break;
+  }
 }
 if (targetAcc !== undefined && !timeToTarget) console.log(`did not reach ${targetAcc}% test accuracy in ${epochs.length} epochs`);
 
+const result = resultOf(stopped);
 const last = epochs[epochs.length - 1];
-const trainedImages = epochs.reduce((n, e) => n + e.img_per_s * e.seconds, 0);
-const trainedSeconds = epochs.reduce((n, e) => n + e.seconds, 0);
-const result = {
-  config: { ...c, data: dataSpec, dataset: data.name, train_count: data.train.count, test_count: data.test.count,
-    train_limit: limits.trainLimit ?? null, test_limit: limits.testLimit ?? null, subset_seed: limits.seed, parameters: run.model.parameterCount },
-  adapter: gpu.adapter,
-  epochs: epochs.map(({ epoch, train_loss, test_loss, test_acc, img_per_s, seconds }) => ({ epoch, train_loss, test_loss, test_acc, img_per_s, seconds })),
-  final: { test_acc: last.test_acc, img_per_s: trainedImages / trainedSeconds },
-  time_to_target: targetAcc === undefined ? undefined : timeToTarget ?? null,
-};
 if (args.out) writeFileSync(args.out, JSON.stringify(result, null, 2));
 console.log(`final: test acc ${(100 * last.test_acc).toFixed(2)}%, ${result.final.img_per_s.toFixed(0)} img/s${args.out ? ` → ${args.out}` : ''}`);
 gpu.device.destroy();

@@ -79,6 +79,21 @@ test('--target-acc: time-to-accuracy is reported, and --stop-at-target ends the 
   const bad = train(['--data', 'synthetic', '--stop-at-target']);
   assert.equal(bad.code, 1);
   assert.match(bad.err, /--stop-at-target needs --target-acc/);
+  assert.equal((result as unknown as { status: string }).status, 'target reached');
+});
+
+test('--max-minutes: the run stops after the epoch that passes the limit, and says so', () => {
+  const out = join(dir, 'limit.json');
+  const r = train(['--data', 'synthetic', '--model', 'test', '--method', 'none', '--train-limit', '64', '--test-limit', '32', '--batch', '32',
+    '--epochs', '3', '--max-minutes', '0.001', '--quiet', '--out', out]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /stopped after epoch 1: --max-minutes 0\.001 passed/);
+  const result = JSON.parse(readFileSync(out, 'utf8')) as Result & { status: string };
+  assert.equal(result.epochs.length, 1);
+  assert.equal(result.status, 'time limit (0.001 min)');
+  const bad = train(['--data', 'synthetic', '--max-minutes', '0']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /--max-minutes must be positive, got 0/);
 });
 
 test('CLI errors name the problem', () => {
