@@ -11,7 +11,7 @@ import { adapterName } from '../gpu/device.ts';
 import { installNavigator, openNodeGpu } from '../gpu/node.ts';
 import { type EngineName, ENGINES, type PeerBenchOptions, benchPreset, reportTables, runPeerBench } from '../bench/peers-bench.ts';
 import { createTfjsPeer } from '../bench/peers/tfjs.ts';
-import { loadTfjs } from '../check/tfjs-runtime.ts';
+import { loadTfjs, type Tf } from '../check/tfjs-runtime.ts';
 import { type FlagSpec, parseArgsOrExit } from './args.ts';
 
 const FLAGS = {
@@ -26,6 +26,18 @@ const FLAGS = {
   'peak-gflops': { type: 'number', help: "the adapter's f32 peak, for the matmul target (WebGPU does not tell it)" },
   'no-extras': { type: 'boolean', help: "skip labelflow's memory and TL-Align overhead figures" },
 } as const satisfies Record<string, FlagSpec>;
+
+/**
+ * Defined (true) in scripts/gpu-kit.mjs's one-file bundle, which has TF.js bundled in: the GPU
+ * machine has no esbuild for loadTfjs to bundle it at run time.
+ */
+declare const LABELFLOW_BUNDLE: boolean | undefined;
+async function tfjsWebgpu(): Promise<Tf> {
+  if (typeof LABELFLOW_BUNDLE === 'undefined' || !LABELFLOW_BUNDLE) return loadTfjs('webgpu');
+  const tf = (await import('../bench/peers/tfjs-webgpu.ts')) as unknown as Tf;
+  if (!(await tf.setBackend('webgpu'))) throw new Error('TF.js: the WebGPU backend did not initialise');
+  return tf;
+}
 
 async function main(): Promise<void> {
   const flags = parseArgsOrExit('npm run bench:peers --', process.argv.slice(2), FLAGS);
@@ -68,7 +80,7 @@ async function main(): Promise<void> {
     host,
     log: (line) => console.log(line),
     peers: {
-      tfjs: async (...args) => createTfjsPeer(await loadTfjs('webgpu'), ...args),
+      tfjs: async (...args) => createTfjsPeer(await tfjsWebgpu(), ...args),
       jax: async (...args) => (await import('../bench/peers/jaxjs.ts')).createJaxPeer(...args),
     },
   }, options);

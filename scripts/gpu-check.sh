@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Issue 6's real-GPU figures in one command, for a lent GPU machine (no network, no npm):
+#   here:   npm run gpu:kit          (bundles + CIFAR-10 into .gpu-kit/, runtime into .gpu-runtime/)
+#   there:  source .gpu-runtime/activate.sh && bash scripts/gpu-check.sh   (carry both folders)
+# Writes into $OUT (or gpu-check-out/): gpu.txt, peers.json/.log, bench.json/.log, train.json/.log.
+#   1. bench:peers on `small` and `base`, batch 128, matmul 256–2048 against the f32 peak;
+#   2. npm run bench (labelflow's kernels, per-kernel GPU times);
+#   3. time to 80% CIFAR-10 test accuracy with `small`, stopping at 80% or at the time left.
+# Every step has its own time limit, so one that hangs cannot take the others' time.
+# GPU_CHECK_SECONDS (default 540): the whole budget. GPU_CHECK_QUICK=1: tiny shapes, for a
+# software adapter (how the script is tested here). GPU_PEAK_GFLOPS overrides the table below.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-gpu-check-out}
+mkdir -p "$out"
+budget=${GPU_CHECK_SECONDS:-540}
+quick=${GPU_CHECK_QUICK:-}
+start=$SECONDS
+left() { echo $((budget - (SECONDS - start))); }
+for f in train bench bench-peers; do
+  [ -f ".gpu-kit/$f.mjs" ] || { echo "gpu-check: .gpu-kit/$f.mjs missing: run npm run gpu:kit here and carry .gpu-kit" >&2; exit 2; }
+done
+
+name=$( (nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null || true) | head -1)
+{ nvidia-smi 2>&1 || echo "no nvidia-smi"; echo; node --version; echo "VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-}"; } > "$out/gpu.txt"
+# FP32 (non-tensor) peaks from NVIDIA's datasheets, in GFLOP/s; WebGPU cannot report one.
+case "$name" in
+  *H100*PCIe*) peak=51200 ;;
+  *H100*|*H200*) peak=66900 ;;
+  *A100*) peak=19500 ;;
+  *) peak= ;;
+esac
+peak=${GPU_PEAK_GFLOPS:-$peak}
+echo "gpu-check: ${name:-no NVIDIA GPU named}; f32 peak ${peak:-unknown} GFLOP/s; budget ${budget} s"
+
+run() { # run NAME SECONDS CMD...: output to $out/NAME.log and the terminal, killed after SECONDS
+  local name=$1 limit=$2; shift 2
+  echo "== $name (limit ${limit} s): $*"
+  timeout --kill-after=10 "$limit" "$@" 2>&1 | tee "$out/$name.log"
+  local rc=${PIPESTATUS[0]}
+  echo "== $name: exit $rc after $((SECONDS - start)) s in all"
+  return 0
+}
+
+if [ -n "$quick" ]; then
+  run peers 300 node .gpu-kit/bench-peers.mjs --quick --json "$out/peers.json"
+  run bench 300 node .gpu-kit/bench.mjs --quick --json "$out/bench.json"
+  run train "$(left)" node .gpu-kit/train.mjs --data .gpu-kit/cifar10-jpg.tar.gz --model test --train-limit 1000 --test-limit 500 \
+    --epochs 2 --batch 64 --target-acc 20 --quiet --max-minutes 1 --out "$out/train.json"
+  exit 0
+fi
+
+run peers 170 node .gpu-kit/bench-peers.mjs --presets small,base --batch 128 --sizes 256,512,1024,2048 ${peak:+--peak-gflops "$peak"} --json "$out/peers.json"
+run bench 70 node .gpu-kit/bench.mjs --presets small,base --sizes 1024,2048 --json "$out/bench.json"
+# The rest of the budget, less a margin for loading the data and the last epoch, goes to training.
+minutes=$(awk -v s="$(left)" 'BEGIN { m = (s - 60) / 60; if (m < 1) m = 1; printf "%.1f", m }')
+run train "$(left)" node .gpu-kit/train.mjs --data .gpu-kit/cifar10-jpg.tar.gz --model small --method none \
+  --epochs "${GPU_CHECK_EPOCHS:-100}" --batch 128 --target-acc 80 --stop-at-target --max-minutes "$minutes" --quiet --out "$out/train.json"
