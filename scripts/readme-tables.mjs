@@ -3,8 +3,13 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 
-const run = (args) => {
-  const r = spawnSync(process.execPath, ['scripts/node-ts.mjs', ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
+import { existsSync } from 'node:fs';
+
+// Chromium's software adapter, which the bench page gets where there is no GPU (Debian's package)
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+const run = (args, env = {}) => {
+  const r = spawnSync(process.execPath, ['scripts/node-ts.mjs', ...args], { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, ...env } });
   if (r.status !== 0) throw new Error(`${args.join(' ')} failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
 };
@@ -28,12 +33,17 @@ const peers = run(['src/cli/bench-peers.ts', '--quick']);
 const peersAt = peers.search(/^Measured .* by `npm run bench:peers/m);
 if (peersAt < 0) throw new Error(`bench:peers printed no tables:\n${peers}`);
 const peersTables = peers.slice(peersAt).trim();
+const swiftshader = existsSync(SWIFTSHADER_ICD) ? run(['src/cli/bench-peers.ts', '--quick', '--no-extras'], { VK_ICD_FILENAMES: SWIFTSHADER_ICD }) : undefined;
+const swiftshaderAt = swiftshader?.search(/^Measured .* by `npm run bench:peers/m) ?? -1;
 
 const tables = {
   presets,
   gradcheck: `Measured ${date} by \`npm run gradcheck\` on ${adapter}, Node ${process.versions.node}:\n\n${gradTable}\n\n${wholeModel}`,
   bench: `Measured ${date} by \`npm run bench -- --quick\` on ${adapter}, Node ${process.versions.node}:\n\n\`\`\`\n${benchTables}\n\`\`\``,
   peers: peersTables,
+  'peers-swiftshader': swiftshaderAt >= 0
+    ? swiftshader.slice(swiftshaderAt).trim().replace('`npm run bench:peers -- --quick`', `\`VK_ICD_FILENAMES=${SWIFTSHADER_ICD} npm run bench:peers -- --quick --no-extras\``)
+    : `Not measured: ${SWIFTSHADER_ICD} was not found when \`npm run readme:tables\` ran (${date}).`,
 };
 
 let readme = readFileSync('README.md', 'utf8');
