@@ -4,7 +4,7 @@
  * tensor used twice receives both contributions. Parameters own gradient buffers that persist
  * across steps (zeroed by the optimizer's zeroGrad); other gradients are step-scoped.
  */
-import { tempTensor, type Tensor } from './tensor.ts';
+import { tempTensor, Tensor } from './tensor.ts';
 
 interface Node {
   op: string;
@@ -55,6 +55,25 @@ export function gradInto(t: Tensor, write: (dst: Tensor, accumulate: boolean) =>
   root.grad = tempTensor(root.gpu, root.shape, `${root.name}.grad`);
   tapeGrads.add(root.grad);
   write(t.grad!, false);
+}
+
+/**
+ * For a rule whose contribution to t is its output's gradient g unchanged (a residual add), made
+ * as the rule's last act: where t has no gradient yet and g is a step buffer of the same size, t
+ * takes g's buffer itself (no copy, no dispatch), and g is not returned to the pool after this
+ * node; otherwise the contribution is added as gradInto would (`copy`). Safe because only this
+ * node reads its output's gradient, and it reads it no more.
+ */
+export function passGradInto(t: Tensor, g: Tensor, copy: (dst: Tensor, accumulate: boolean) => void): void {
+  if (!t.requiresGrad) return;
+  const root = t.root;
+  if (root.grad || !tapeGrads.has(g) || g.size !== root.size) {
+    gradInto(t, copy);
+    return;
+  }
+  tapeGrads.delete(g);
+  root.grad = new Tensor(root.gpu, root.shape, g.storage, false, `${root.name}.grad`);
+  tapeGrads.add(root.grad);
 }
 
 /** A gradient buffer that exists and holds zeros, for kernels that can only accumulate. */

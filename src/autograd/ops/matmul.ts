@@ -17,7 +17,7 @@
  * N and each operand's contiguous dimension are multiples of 4, the scalar 4×4 kernel otherwise.
  */
 import { type Gpu, type Storage } from '../../gpu/gpu.ts';
-import { gradInto, record, zeroedGrad } from '../tape.ts';
+import { gradInto, passGradInto, record, zeroedGrad } from '../tape.ts';
 import { tempTensor, type Tensor } from '../tensor.ts';
 import { axpy } from './elementwise.ts';
 import { columnSum } from './reduce.ts';
@@ -168,7 +168,8 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
       else encode(a.storage, dC, dB, { ...full, sharedA: d.sharedA, M: d.K, N: d.N, K: d.M }, { transA: !transA, transB: false, accumulate, alpha });
     });
     if (bias?.requiresGrad) columnSum(gpu, dC, zeroedGrad(bias).storage, d.N, true);
-    if (residual) gradInto(residual, (dst, accumulate) => axpy(gpu, dC, dst.storage, 1, accumulate));
+    // dR = dC: the residual takes dC's buffer itself where it can (passGradInto); last, as it requires
+    if (residual) passGradInto(residual, dOut, (dst, accumulate) => axpy(gpu, dC, dst.storage, 1, accumulate));
     if (pre) gpu.release(dC); // dV: read by nothing recorded from now on
   });
 }
