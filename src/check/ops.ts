@@ -540,6 +540,9 @@ function cases(): ((rng: Rng) => Case | Case[])[] {
     (rng) => matmulCase(rng, 'matmul_gelu_vec4', { batch: 1, M: 70, N: 48, K: 36, transB: true }, true, { gelu: true, std: 0.3 }),
     (rng) => matmulCase(rng, 'matmul_residual', { batch: 1, M: 70, N: 37, K: 45, transB: true }, true, { residual: true }),
     (rng) => matmulCase(rng, 'matmul_residual_vec4', { batch: 1, M: 70, N: 36, K: 44, transB: true }, true, { residual: true }),
+    // the weight gradient's product has K = M = 2,080 rows: split-K (16 slices) in both kernels
+    (rng) => matmulCase(rng, 'matmul_split_k_vec4', { batch: 1, M: 2080, N: 12, K: 8, transB: true }, true),
+    (rng) => matmulCase(rng, 'matmul_split_k', { batch: 1, M: 2080, N: 13, K: 7, transB: true }, true),
     (rng) => matmulCase(rng, 'matmul_residual_vec4_batched', { batch: 2, M: 33, N: 20, K: 24, transA: true }, false, { residual: true, kernel: 'vec4-128' }),
     (rng) => ({
       name: 'add',

@@ -10,7 +10,7 @@ const EXPECTED = [
   'matmul', 'matmul_transA', 'matmul_transB', 'matmul_batched', 'matmul_bias',
   'matmul_vec4', 'matmul_vec4_trans', 'matmul_vec4_batched', 'matmul_vec4_tile128', 'matmul_shared_a', 'matmul_shared_b',
   'matmul_shared_b_vec4', 'matmul_gelu', 'matmul_gelu_vec4',
-  'matmul_residual', 'matmul_residual_vec4', 'matmul_residual_vec4_batched',
+  'matmul_residual', 'matmul_residual_vec4', 'matmul_split_k_vec4', 'matmul_split_k', 'matmul_residual_vec4_batched',
   'add', 'scale', 'gelu', 'layernorm', 'layernorm_d192', 'add_layernorm', 'add_layernorm_d384', 'add_layernorm_sum_only', 'softmax',
   'attention', 'attention_n65', 'attention_n65_e64', 'attention_n130', 'attention_e80_rows', 'attention_labels', 'attention_labels_e80_rows', 'soft_cross_entropy', 'patchify', 'embed_tokens', 'gather_token', 'mean_tokens', 'sum',
   'sum_squares', 'column_sum', 'adamw', 'clip_gradients', 'label_init', 'label_propagate',

@@ -50,6 +50,28 @@ export const MATMUL_LARGE_TILE_MIN_GROUPS = 128;
 export type MatmulKernel = 'scalar' | 'vec4-64' | 'vec4-128';
 
 /**
+ * Split-K for the weight gradients. dW = dCᵀ·X has a small output (out × in features) and a long K
+ * (batch × tokens rows: 8,320 for `small` at batch 128). One workgroup per output tile would leave
+ * 4–12 workgroups for a GPU that has over 100 compute units. Instead the rows are cut into S equal
+ * slices, the partial products are made as one batched product (a slice is a batch entry, since both
+ * operands are K-major: A stored K×M, B stored K×N), and a column sum over the S partials adds
+ * them into C. Only where K ≥ `minK` (below it a dispatch more costs more than it gives), S is the
+ * largest divisor of K that keeps slices at least `minSlice` rows long and the workgroups at most
+ * `targetGroups` (a few per compute unit of a large GPU). Not yet measured on a GPU: starting values.
+ */
+export const MATMUL_SPLIT_K = { minK: 2048, minSlice: 128, targetGroups: 1024 } as const;
+
+/** Slices of K for this product (1: no split). Depends only on the shapes, like the kernel choice. */
+export function matmulSplitK(d: Dims, transA: boolean, transB: boolean): number {
+  if (d.batch !== 1 || !transA || transB || d.K < MATMUL_SPLIT_K.minK) return 1;
+  const { BM, BN } = matmulVec4Ok(d, transA, transB) ? MATMUL_VEC4_TILES.small : MATMUL_TILE;
+  const groups = Math.ceil(d.M / BM) * Math.ceil(d.N / BN);
+  let slices = 1;
+  for (let s = 2; s <= d.K / MATMUL_SPLIT_K.minSlice && groups * s <= MATMUL_SPLIT_K.targetGroups; s++) if (d.K % s === 0) slices = s;
+  return slices;
+}
+
+/**
  * Batch, sizes, and which operand (if any) is shared by every batch entry: a 2-D operand beside a
  * 3-D one is broadcast (batch stride 0 in the kernel).
  */
@@ -96,18 +118,39 @@ export interface EncodeMatmulOptions {
   residual?: Storage;
   /** Forces a kernel (tests and benchmarks); the vec4 ones only where matmulVec4Ok. */
   kernel?: MatmulKernel;
+  /** Forces the number of K slices (tests); it must divide K, and needs transA && !transB. Default: matmulSplitK. */
+  splitK?: number;
 }
 
 /** Records the kernel: c = alpha·op(a)·op(b) (+ bias) (+ c), or GELU of it. `bias` may be absent. */
 export function encodeMatmul(gpu: Gpu, a: Storage, b: Storage, c: Storage, d: Dims, o: EncodeMatmulOptions): void {
   const gelu = o.activation === 'gelu';
   if (gelu && (!o.pre || o.accumulate || o.residual)) throw new Error('matmul: a GELU epilogue needs a pre-activation buffer, and no accumulate or residual');
+  const slices = o.splitK ?? (o.bias || gelu || o.residual ? 1 : matmulSplitK(d, o.transA, o.transB));
+  if (slices > 1) {
+    if (d.batch !== 1 || !o.transA || o.transB || d.K % slices !== 0 || o.bias || gelu || o.residual) {
+      throw new Error(`matmul: split-K needs one product with K-major operands (transA, not transB), no epilogue, and ${slices} dividing K=${d.K}`);
+    }
+    const k = d.K / slices;
+    const partials = gpu.temp(slices * d.M * d.N);
+    const slice: Dims = { batch: slices, M: d.M, N: d.N, K: k };
+    encodeSlices(gpu, a, b, partials, slice, { ...o, accumulate: false, splitK: 1 }, k * d.M, k * d.N);
+    columnSum(gpu, partials, c, d.M * d.N, o.accumulate);
+    gpu.release(partials);
+    return;
+  }
+  encodeSlices(gpu, a, b, c, d, o);
+}
+
+/** The kernel itself; for split-K, `strideA` / `strideB` step from one K slice to the next. */
+function encodeSlices(gpu: Gpu, a: Storage, b: Storage, c: Storage, d: Dims, o: EncodeMatmulOptions, strideA?: number, strideB?: number): void {
+  const gelu = o.activation === 'gelu';
   const kernel = o.kernel ?? matmulKernel(d, o.transA, o.transB);
   if (kernel !== 'scalar' && !matmulVec4Ok(d, o.transA, o.transB)) throw new Error(`matmul: the vec4 kernel needs multiples of 4 (M=${d.M} N=${d.N} K=${d.K})`);
   const z = d.batch;
   const params = {
     M: d.M, N: d.N, K: d.K, trans_a: o.transA, trans_b: o.transB,
-    batch_stride_a: z > 1 && !d.sharedA ? d.M * d.K : 0, batch_stride_b: z > 1 && !d.sharedB ? d.K * d.N : 0, batch_stride_c: d.M * d.N,
+    batch_stride_a: strideA ?? (z > 1 && !d.sharedA ? d.M * d.K : 0), batch_stride_b: strideB ?? (z > 1 && !d.sharedB ? d.K * d.N : 0), batch_stride_c: d.M * d.N,
     has_bias: !!o.bias, accumulate: o.accumulate, alpha: o.alpha, has_residual: !!o.residual,
   };
   // Absent operands are bound to A, never read.
