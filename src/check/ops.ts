@@ -361,6 +361,7 @@ function optimizerCases(rng: Rng): Case[] {
       params.gpu.run('optimizer', 'adamw', {
         n, decay_end: o.decayEnd, lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weight_decay: o.weightDecay,
         bias_correction1: 1 - o.beta1 ** o.step, bias_correction2: 1 - o.beta2 ** o.step, max_norm: o.maxNorm,
+        growth_interval: 0,
       }, { params: params.storage, grads: g.storage, exp_avg: m.storage, exp_avg_sq: v.storage, norm_sq: ns.storage },
       elementwiseGrid(n), { WG: ELEMENTWISE_WG });
       return [params, m, v];
@@ -377,6 +378,7 @@ function optimizerCases(rng: Rng): Case[] {
     gpu: ([g, ns]) => {
       g.gpu.run('optimizer', 'clip_gradients', {
         n, decay_end: 0, lr: 0, beta1: 0, beta2: 0, eps: 0, weight_decay: 0, bias_correction1: 1, bias_correction2: 1, max_norm: clipNorm,
+        growth_interval: 0,
       }, { grads: g.storage, norm_sq: ns.storage }, elementwiseGrid(n), { WG: ELEMENTWISE_WG });
       return [g];
     },

@@ -3,9 +3,14 @@
  * AdamW's moments, so zero-grad is one clear, the gradient norm one reduction and the optimizer
  * step one dispatch. Parameters that take weight decay come first; `decayEnd` marks the boundary.
  * Each parameter is a Tensor viewing its range (offsets aligned for storage bindings).
+ *
+ * With `half` (the f16 path) a fifth buffer holds the values rounded to f16, written by AdamW's
+ * mixed step and read by the f16 products; offsets are then aligned for that buffer too (twice
+ * the elements, since an f16 element is half the bytes).
  */
 import { type Gpu, STORAGE_ALIGN_BYTES, type Storage } from '../gpu/gpu.ts';
 import { Tensor, sizeOf } from '../autograd/tensor.ts';
+import { packHalf } from '../gpu/half.ts';
 
 /** The four arena buffers, by the name of their field. */
 export type ArenaBuffer = 'values' | 'grads' | 'expAvg' | 'expAvgSq';
@@ -30,14 +35,18 @@ export class Parameters {
   readonly expAvgSq: Storage;
   readonly decayEnd: number;
   readonly count: number;
+  /** The values rounded to f16 (only with `half`). */
+  readonly halfValues?: Storage;
+  private readonly halfByName = new Map<string, Tensor>();
 
-  constructor(readonly gpu: Gpu, specs: ParamSpec[]) {
+  constructor(readonly gpu: Gpu, specs: ParamSpec[], o: { half?: boolean } = {}) {
     this.specs = [...specs.filter((s) => s.decay), ...specs.filter((s) => !s.decay)];
+    const align = o.half ? 2 * ALIGN : ALIGN;
     let at = 0;
     let decayEnd = 0;
     for (const s of this.specs) {
       this.offsets.set(s.name, at);
-      at = Math.ceil((at + sizeOf(s.shape)) / ALIGN) * ALIGN;
+      at = Math.ceil((at + sizeOf(s.shape)) / align) * align;
       if (s.decay) decayEnd = at;
     }
     this.decayEnd = decayEnd;
@@ -53,10 +62,29 @@ export class Parameters {
       t.grad = new Tensor(gpu, s.shape, { buffer: this.grads.buffer, offset, elements }, false, `${s.name}.grad`);
       this.byName.set(s.name, t);
     }
+    if (o.half) {
+      const halfValues = this.halfValues = gpu.persistent(at, 'parameters.f16', 'f16');
+      for (const s of this.specs) {
+        const storage: Storage = { buffer: halfValues.buffer, offset: this.offsets.get(s.name)! * 2, elements: sizeOf(s.shape), dtype: 'f16' };
+        this.halfByName.set(s.name, new Tensor(gpu, s.shape, storage, false, `${s.name}.f16`));
+      }
+    }
     const host = new Float32Array(at);
     for (const s of this.specs) host.set(s.init(), this.offsets.get(s.name)!);
-    gpu.write(this.values, host);
+    this.writeValues(host);
     this.resetOptimizer();
+  }
+
+  /** The f16 copy of a parameter (the f16 path), as written by the latest optimizer step. */
+  half(name: string): Tensor {
+    const t = this.halfByName.get(name);
+    if (!t) throw new Error(this.halfValues ? `no parameter named "${name}"` : `parameter "${name}": these parameters keep no f16 copy (precision f32)`);
+    return t;
+  }
+
+  private writeValues(host: Float32Array): void {
+    this.gpu.write(this.values, host);
+    if (this.halfValues) this.gpu.write(this.halfValues, packHalf(host));
   }
 
   get(name: string): Tensor {
@@ -96,6 +124,7 @@ export class Parameters {
       if (v.length !== sizeOf(s.shape)) throw new Error(`load: "${s.name}" has ${v.length} values, expected ${sizeOf(s.shape)} [${s.shape}]`);
       host.set(v, this.offsets.get(s.name)!);
     }
-    this.gpu.write(this[which], host);
+    if (which === 'values') this.writeValues(host);
+    else this.gpu.write(this[which], host);
   }
 }

@@ -44,7 +44,7 @@ export class Trainer {
     this.model.params.zeroGrad();
     const out = this.model.forward(images, forward);
     const loss = lossOf(out);
-    backward(loss.loss);
+    backward(loss.loss, this.optimizer.lossScaleSeed ?? 1);
     this.optimizer.update(lr);
     return { out, loss };
   }

@@ -1,6 +1,7 @@
 // The optional f16 path (shader-f16): f16 rounding on the CPU, the registry's f16 alias variants,
-// and the f16 matmul variants (f16 A, B read through an f16 copy, f16 output) against float64
-// references computed from the f16-rounded inputs, forward and backward (src/check/ops.ts).
+// the f16 matmul variants (f16 A, B read through an f16 copy, f16 output) against float64
+// references computed from the f16-rounded inputs, forward and backward (src/check/ops.ts), and
+// AdamW's mixed step with dynamic loss scaling (shaders/optimizer.wgsl: adamw_mixed).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { checkHalfOps } from '../../src/check/ops.ts';
@@ -8,6 +9,10 @@ import { type Gpu } from '../../src/gpu/gpu.ts';
 import { fromHalfBits, roundHalf, toHalfBits } from '../../src/gpu/half.ts';
 import { SHADER_SOURCES, shaderVariant } from '../../src/gpu/kernels.ts';
 import { openNodeGpu } from '../../src/gpu/node.ts';
+import * as refOpt from '../../src/autograd/reference/optimizer.ts';
+import { AdamW } from '../../src/nn/adamw.ts';
+import { type ParamSpec, Parameters } from '../../src/nn/parameters.ts';
+import { Rng } from '../../src/nn/random.ts';
 
 let gpu: Gpu;
 before(async () => { gpu = await openNodeGpu(); });
@@ -44,3 +49,100 @@ test('f16 matmul variants against float64 on f16-rounded inputs, forward and bac
     assert.ok(r.ok, `${r.name}: ${r.detail}`);
   }
 });
+
+// ------------------------------------------------------------------------------- AdamW and loss scaling
+
+const SPECS = (rng: Rng): ParamSpec[] => [
+  { name: 'w', shape: [13, 23], decay: true, init: () => rng.fill(13 * 23, () => 0.5 * rng.normal()) },
+  { name: 'b', shape: [77], decay: false, init: () => rng.fill(77, () => 0.5 * rng.normal()) },
+];
+
+/** Parameters with an f16 copy, AdamW on them, and the unscaled gradients g (the arena holds S·g). */
+async function mixedSetup(o: { scale: number; applied?: number; growthInterval?: number; maxGradNorm?: number; seed?: number }) {
+  const rng = new Rng(o.seed ?? 1);
+  const params = new Parameters(gpu, SPECS(rng), { half: true });
+  const opt = new AdamW(params, { maxGradNorm: o.maxGradNorm ?? 0, lossScale: { initial: o.scale, growthInterval: o.growthInterval ?? 2000 } });
+  opt.resetLossScale(o.scale, o.applied ?? 0);
+  const n = params.values.elements;
+  const g = rng.fill(n, () => 0.1 * rng.normal());
+  params.load({ w: g.slice(0, 13 * 23), b: g.slice(params.offsets.get('b')!, params.offsets.get('b')! + 77) }, 'grads');
+  // the arena's padding holds zeros; the gradients as the arena holds them, then scaled by S (exact: S is a power of 2)
+  const grads = await gpu.read(params.grads);
+  gpu.write(params.grads, grads.map((x) => x * o.scale));
+  params.load({ w: rng.fill(13 * 23, () => 0.01 * rng.normal()), b: rng.fill(77, () => 0.01 * rng.normal()) }, 'expAvg');
+  params.load({ w: rng.fill(13 * 23, () => rng.uniform(1e-4, 0.02)), b: rng.fill(77, () => rng.uniform(1e-4, 0.02)) }, 'expAvgSq');
+  return { params, opt, grads };
+}
+
+const readArena = async (p: Parameters) => ({
+  values: await gpu.read(p.values), expAvg: await gpu.read(p.expAvg), expAvgSq: await gpu.read(p.expAvgSq), half: await gpu.read(p.halfValues!),
+});
+
+function normwise(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let scale = 0, err = 0;
+  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
+  for (let i = 0; i < want.length; i++) err = Math.max(err, Math.abs(got[i] - want[i]) / (scale || 1));
+  return err;
+}
+
+test('adamw_mixed: unscaled, clipped AdamW step against float64, and the f16 copy of the result', async (t) => {
+  if (!gpu.device.features.has('shader-f16')) { t.skip('the adapter has no shader-f16'); return; }
+  for (const maxGradNorm of [0, 0.5]) {
+    const scale = 2 ** 12;
+    const { params, opt, grads } = await mixedSetup({ scale, applied: 2, maxGradNorm });
+    const before = await readArena(params);
+    const lr = 0.01;
+    opt.update(lr);
+    const after = await readArena(params);
+    const state = await readState(opt);
+    const normSq = grads.reduce((s, x) => s + x * x, 0);
+    const r = refOpt.adamw(before.values, grads, before.expAvg, before.expAvgSq, normSq, {
+      lr, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay, step: 3, decayEnd: params.decayEnd, maxNorm: maxGradNorm,
+    });
+    const step = normwise(after.values.map((x, i) => x - before.values[i]), r.params.map((x, i) => x - before.values[i]));
+    const m = normwise(after.expAvg, r.expAvg);
+    const v = normwise(after.expAvgSq, r.expAvgSq);
+    // WGSL lets f32→f16 round to either neighbour: within one f16 ulp, 2^-10 of |θ| (θ here ~0.5, no subnormals)
+    let halfErr = 0;
+    for (let i = 0; i < after.values.length; i++) halfErr = Math.max(halfErr, Math.abs(after.half[i] - after.values[i]) / Math.max(Math.abs(after.values[i]), 2 ** -14));
+    console.log(`max_norm ${maxGradNorm}: θ'−θ ${step.toExponential(2)}, m ${m.toExponential(2)}, v ${v.toExponential(2)}, f16 copy vs θ' ${halfErr.toExponential(2)} (tol 1e-4, 1e-4, 1e-4, 2^-10)`);
+    assert.ok(step <= 1e-4 && m <= 1e-4 && v <= 1e-4, `θ'−θ ${step}, m ${m}, v ${v}`);
+    assert.ok(halfErr <= 2 ** -10, `f16 copy ${halfErr}`);
+    assert.deepEqual(state, { scale, goodSteps: 1, skipped: 0, applied: 3 });
+  }
+});
+
+test('loss scaling: an inf or NaN gradient skips the step bit for bit and halves S', async (t) => {
+  if (!gpu.device.features.has('shader-f16')) { t.skip('the adapter has no shader-f16'); return; }
+  for (const bad of [Infinity, -Infinity, NaN]) {
+    const { params, opt, grads } = await mixedSetup({ scale: 2 ** 15, applied: 5 });
+    grads[7] = bad;
+    gpu.write(params.grads, grads);
+    const before = await readArena(params);
+    opt.update(0.01);
+    const after = await readArena(params);
+    for (const k of ['values', 'expAvg', 'expAvgSq', 'half'] as const) {
+      assert.deepEqual(new Uint32Array(after[k].buffer), new Uint32Array(before[k].buffer), `${k} changed by a skipped step (gradient ${bad})`);
+    }
+    assert.deepEqual(await readState(opt), { scale: 2 ** 14, goodSteps: 0, skipped: 1, applied: 5 });
+  }
+});
+
+test('loss scaling: S doubles after growthInterval good steps, and only then', async (t) => {
+  if (!gpu.device.features.has('shader-f16')) { t.skip('the adapter has no shader-f16'); return; }
+  const { params, opt, grads } = await mixedSetup({ scale: 8, growthInterval: 3 });
+  const seen = [];
+  for (let i = 0; i < 4; i++) {
+    gpu.write(params.grads, grads.map((x) => x * (i < 3 ? 8 : 16)));
+    opt.update(0.01);
+    seen.push(await readState(opt));
+  }
+  assert.deepEqual(seen.map((s) => [s.scale, s.goodSteps, s.applied]), [[8, 1, 1], [8, 2, 2], [16, 0, 3], [16, 1, 4]]);
+  assert.ok(seen.every((s) => s.skipped === 0));
+});
+
+async function readState(opt: AdamW) {
+  const p = opt.readLossScale()!;
+  gpu.flush();
+  return p;
+}
