@@ -73,12 +73,12 @@ export class AdamW {
     }
   }
 
-  /** Sets the scaler's state (f16 path): a fresh one, or one restored with its applied-step count. */
-  resetLossScale(scale: number, applied = 0): void {
+  /** Sets the scaler's state (f16 path): a fresh one, or one restored from a checkpoint. */
+  resetLossScale(scale: number, applied = 0, goodSteps = 0, skipped = 0): void {
     if (!this.lossScaleState) throw new Error('resetLossScale: the parameters keep no f16 copy (precision f32)');
     const state = new Uint32Array(LOSS_SCALE_FIELDS);
     new Float32Array(state.buffer, 0, 1)[0] = scale;
-    state.set([0, 0, applied], 1);
+    state.set([goodSteps, skipped, applied], 1);
     this.params.gpu.write(this.lossScaleState, state);
   }
 

@@ -12,6 +12,11 @@
  * `residual`), so their products alone are never stored, and fc1's bias and GELU run in its
  * matmul epilogue (activation: 'gelu').
  *
+ * Precision 'f16' (needs shader-f16): every linear layer's product reads the f16 copy of its
+ * weight (written by AdamW's mixed step) in the forward and in its input gradient, and fc1's GELU
+ * epilogue writes its output in f16 for fc2 to read; products accumulate in f32, and everything
+ * else (residual stream, LayerNorm, attention, loss, every gradient) stays f32.
+ *
  * Parameter names and shapes are timm's (VisionTransformer), so weights load into timm.
  */
 import { attention, embedTokens, gatherToken, layerNorm, matmul, patchify, swapTokens, type Tensor } from '../autograd/index.ts';
@@ -89,14 +94,21 @@ export function vitParamSpecs(c: VitConfig, seed: number): ParamSpec[] {
   return specs;
 }
 
+export type Precision = 'f32' | 'f16';
+
 export class VisionTransformer {
   readonly params: Parameters;
+  readonly precision: Precision;
 
   /** `extra`: parameters a training method adds (heads); the ViT's own initialisation does not depend on them. */
-  constructor(readonly gpu: Gpu, readonly config: VitConfig, seed = 0, extra: ParamSpec[] = []) {
+  constructor(readonly gpu: Gpu, readonly config: VitConfig, seed = 0, extra: ParamSpec[] = [], o: { precision?: Precision } = {}) {
     if (config.imageSize % config.patch !== 0) throw new Error(`image side ${config.imageSize} is not a multiple of patch ${config.patch}`);
     if (config.dim % config.heads !== 0) throw new Error(`dim ${config.dim} does not split into ${config.heads} heads`);
-    this.params = new Parameters(gpu, [...vitParamSpecs(config, seed), ...extra]);
+    this.precision = o.precision ?? 'f32';
+    if (this.precision === 'f16' && !gpu.device.features.has('shader-f16')) {
+      throw new Error('precision f16 needs the WebGPU feature \'shader-f16\', which this adapter does not offer; use precision f32');
+    }
+    this.params = new Parameters(gpu, [...vitParamSpecs(config, seed), ...extra], { half: this.precision === 'f16' });
   }
 
   has(name: string): boolean {
@@ -113,11 +125,16 @@ export class VisionTransformer {
     const w = (name: string) => this.params.get(name);
     const B = images.shape[0];
     const N = tokensOf(c);
+    const half = this.precision === 'f16';
+    /** The f16 copy of a weight on the f16 path. */
+    const halfOf = (name: string, shape?: number[]) => (half ? (shape ? this.params.half(name).reshape(shape) : this.params.half(name)) : undefined);
     /** x·Wᵀ + b (+ residual). */
-    const linear = (x: Tensor, name: string, residual?: Tensor) => matmul(x, w(`${name}.weight`), { transB: true, bias: w(`${name}.bias`), residual });
+    const linear = (x: Tensor, name: string, residual?: Tensor) =>
+      matmul(x, w(`${name}.weight`), { transB: true, bias: w(`${name}.bias`), residual, halfB: halfOf(`${name}.weight`) });
 
-    const patches = matmul(patchify(images, c.patch), w('patch_embed.proj.weight').reshape([c.dim, c.channels * c.patch * c.patch]),
-      { transB: true, bias: w('patch_embed.proj.bias') });
+    const patchWeight = [c.dim, c.channels * c.patch * c.patch];
+    const patches = matmul(patchify(images, c.patch), w('patch_embed.proj.weight').reshape(patchWeight),
+      { transB: true, bias: w('patch_embed.proj.bias'), halfB: halfOf('patch_embed.proj.weight', patchWeight) });
     let patchEmbeddings = patches.reshape([B, N - 1, c.dim]);
     if (o.swapPatches) patchEmbeddings = swapTokens(patchEmbeddings, o.swapPatches);
     let x = embedTokens(patchEmbeddings, w('cls_token'), w('pos_embed')).reshape([B * N, c.dim]);
@@ -136,7 +153,8 @@ export class VisionTransformer {
       attn.push(a.probs);
       if (labels) labels.push(a.labels!);
       const mid = linear(a.out, `${blk}.attn.proj`, x);
-      const u = matmul(layerNorm(mid, ...norm(i, 'norm2')), w(`${blk}.mlp.fc1.weight`), { transB: true, bias: w(`${blk}.mlp.fc1.bias`), activation: 'gelu' });
+      const u = matmul(layerNorm(mid, ...norm(i, 'norm2')), w(`${blk}.mlp.fc1.weight`),
+        { transB: true, bias: w(`${blk}.mlp.fc1.bias`), activation: 'gelu', halfB: halfOf(`${blk}.mlp.fc1.weight`), halfOutput: half });
       x = linear(u, `${blk}.mlp.fc2`, mid);
       h = layerNorm(x, ...norm(i + 1, 'norm1'));
       hidden.push(x);
