@@ -678,8 +678,8 @@ function cases(): ((rng: Rng) => Case | Case[])[] {
 
 /**
  * The f16 path's products (adapters with shader-f16): A an f16 activation, B read through an f16
- * copy of its f32 master (the weight copy AdamW writes), the GELU epilogue writing f16; gradients
- * f32. Inputs are rounded to f16 before the reference sees them.
+ * copy of its f32 master (the weight copy AdamW writes), the GELU epilogue and LayerNorm writing
+ * f16; gradients f32. Inputs are rounded to f16 before the reference sees them.
  */
 function halfCases(): ((rng: Rng) => Case | Case[])[] {
   return [
@@ -689,6 +689,13 @@ function halfCases(): ((rng: Rng) => Case | Case[])[] {
     (rng) => matmulCase(rng, 'matmul_f16_gelu_out', { batch: 1, M: 70, N: 37, K: 45, transB: true }, true, { half: { a: true, b: true, out: true }, gelu: true, std: 0.3 }),
     (rng) => matmulCase(rng, 'matmul_f16_gelu_out_vec4', { batch: 1, M: 70, N: 48, K: 36, transB: true }, true, { half: { a: true, b: true, out: true }, gelu: true, std: 0.3 }),
     (rng) => matmulCase(rng, 'matmul_f16_vec4_tile128', { batch: 2, M: 140, N: 132, K: 36, transA: true }, true, { half: { a: true, b: true }, kernel: 'vec4-128' }),
+    (rng) => ({
+      name: 'layernorm_f16_out', shapes: `x[70,45] ~ N(3, 2²) gamma[45] beta[45] eps=${LAYERNORM_EPS}; y stored in f16`, tolerance: F16_OUTPUT_TOL,
+      inputs: [input('x', [70, 45], normal(rng, 70 * 45, 2, 3)), input('gamma', [45], normal(rng, 45, 0.2, 1)), input('beta', [45], normal(rng, 45, 0.5))],
+      gpu: ([x, g, b]) => [layerNorm(x, g, b, LAYERNORM_EPS, { halfOutput: true })],
+      forward: ([x, g, b]) => [ref.layerNorm(x, g, b, 45, LAYERNORM_EPS).y],
+      backward: ([x, g], r) => { const d = ref.layerNormBackward(x, g, r, 45, LAYERNORM_EPS); return [d.dx, d.dgamma, d.dbeta]; },
+    }),
   ];
 }
 

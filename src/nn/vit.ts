@@ -13,13 +13,14 @@
  * matmul epilogue (activation: 'gelu').
  *
  * Precision 'f16' (needs shader-f16): every linear layer's product reads the f16 copy of its
- * weight (written by AdamW's mixed step) in the forward and in its input gradient, and fc1's GELU
- * epilogue writes its output in f16 for fc2 to read; products accumulate in f32, and everything
- * else (residual stream, LayerNorm, attention, loss, every gradient) stays f32.
+ * weight (written by AdamW's mixed step) in the forward and in its input gradient; the
+ * activations read only by a product are stored in f16 by the kernel that makes them (LN1 → qkv,
+ * LN2 → fc1, fc1's GELU epilogue → fc2). Products accumulate in f32; everything else (residual
+ * stream, qkv, attention, the final LayerNorm, logits, loss, every gradient) stays f32.
  *
  * Parameter names and shapes are timm's (VisionTransformer), so weights load into timm.
  */
-import { attention, embedTokens, gatherToken, layerNorm, matmul, patchify, swapTokens, type Tensor } from '../autograd/index.ts';
+import { attention, embedTokens, gatherToken, layerNorm, LAYERNORM_EPS, matmul, patchify, swapTokens, type Tensor } from '../autograd/index.ts';
 import { type Gpu, type Storage } from '../gpu/gpu.ts';
 import { type ParamSpec, Parameters } from './parameters.ts';
 import { tokensOf, type VitConfig } from './presets.ts';
@@ -146,17 +147,20 @@ export class VisionTransformer {
     const norm = (i: number, which: 'norm1' | 'norm2'): [Tensor, Tensor] =>
       (i < c.depth ? [w(`blocks.${i}.${which}.weight`), w(`blocks.${i}.${which}.bias`)] : [w('norm.weight'), w('norm.bias')]);
     // h: LN1 of the block about to run (after the last block: the final LN)
-    let h = layerNorm(x, ...norm(0, 'norm1'));
+    // LN1 and LN2 outputs only feed qkv / fc1; the final LayerNorm's (tokens, head) stays f32
+    const normed = (i: number, which: 'norm1' | 'norm2', input: Tensor) =>
+      layerNorm(input, ...norm(i, which), LAYERNORM_EPS, { halfOutput: half && i < c.depth });
+    let h = normed(0, 'norm1', x);
     for (let i = 0; i < c.depth; i++) {
       const blk = `blocks.${i}`;
       const a = attention(linear(h, `${blk}.attn.qkv`), B, N, c.heads, { labels: labels?.[i] });
       attn.push(a.probs);
       if (labels) labels.push(a.labels!);
       const mid = linear(a.out, `${blk}.attn.proj`, x);
-      const u = matmul(layerNorm(mid, ...norm(i, 'norm2')), w(`${blk}.mlp.fc1.weight`),
+      const u = matmul(normed(i, 'norm2', mid), w(`${blk}.mlp.fc1.weight`),
         { transB: true, bias: w(`${blk}.mlp.fc1.bias`), activation: 'gelu', halfB: halfOf(`${blk}.mlp.fc1.weight`), halfOutput: half });
       x = linear(u, `${blk}.mlp.fc2`, mid);
-      h = layerNorm(x, ...norm(i + 1, 'norm1'));
+      h = normed(i + 1, 'norm1', x);
       hidden.push(x);
     }
     const tokens = h.reshape([B, N, c.dim]);

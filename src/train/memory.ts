@@ -12,7 +12,8 @@
  * again for gradients and scratch (the backward hands each activation gradient back to the pool
  * once its op has consumed it; measured ×1.10–1.12 of what is created); evaluation's
  * batch, which reuses those buffers when its size is the same. With precision f16 the arena
- * has a fifth buffer (the f16 weight copy, 2 bytes a value) and fc1's GELU output is stored in f16.
+ * has a fifth buffer (the f16 weight copy, 2 bytes a value), and LN1, LN2 and fc1's GELU output
+ * are stored in f16.
  */
 import { tokensOf, type VitConfig } from '../nn/presets.ts';
 import { type Precision, vitParamSpecs } from '../nn/vit.ts';
@@ -40,8 +41,8 @@ function forwardFloats(c: VitConfig, b: number, half: boolean): { floats: number
   ];
   // Per block: LN1, qkv (3D), attention out, proj + residual, LN2, fc2 + residual (6D in all beside
   // qkv: the residual adds run in the matmul epilogues), fc1 and GELU (2F), the probabilities (H·N)
-  // and the LayerNorm statistics. On the f16 path the GELU output takes half as many bytes.
-  const perBlock = rows * (9 * c.dim + (half ? 1.5 : 2) * c.mlpDim + c.heads * n + 4);
+  // and the LayerNorm statistics. On the f16 path LN1, LN2 and the GELU output take half the bytes.
+  const perBlock = rows * ((half ? 8 : 9) * c.dim + (half ? 1.5 : 2) * c.mlpDim + c.heads * n + 4);
   const embed = b * c.channels * c.imageSize ** 2 * 2 + rows * c.dim * 3;
   const largest = candidates.reduce((a, x) => (x.floats > a.floats ? x : a));
   return { floats: c.depth * perBlock + embed + rows * c.dim * 2 + b * c.classes * 4, largest };

@@ -19,7 +19,7 @@ const EXPECTED = [
 ];
 /** Checked after the others on adapters with shader-f16 (tests/unit/f16.test.ts runs them alone). */
 const EXPECTED_F16 = [
-  'matmul_f16_weight', 'matmul_f16_both_vec4', 'matmul_f16_both_scalar', 'matmul_f16_gelu_out', 'matmul_f16_gelu_out_vec4', 'matmul_f16_vec4_tile128',
+  'matmul_f16_weight', 'matmul_f16_both_vec4', 'matmul_f16_both_scalar', 'matmul_f16_gelu_out', 'matmul_f16_gelu_out_vec4', 'matmul_f16_vec4_tile128', 'layernorm_f16_out',
 ];
 
 let gpu: Gpu;
