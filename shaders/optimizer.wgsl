@@ -12,6 +12,8 @@
 //           thread leaves θ, m, v as they are (the step is skipped). Otherwise g ← g / S, clipped
 //           with the unscaled norm ‖g‖/S, the AdamW update as above with t = applied + 1 steps,
 //           and θ also written rounded to f16 into params_half (what the f16 products read).
+//   copy_to_half: params_half ← params rounded to f16 (after values are loaded from the host, so
+//           every f16 copy is rounded by the GPU, the same way as adamw_mixed rounds).
 //   loss_scale_update (one thread, after adamw_mixed in the same pass): on overflow S ← S/2,
 //           good_steps ← 0, skipped += 1; otherwise applied += 1, good_steps += 1, and after
 //           growth_interval good steps S ← 2S (torch.cuda.amp.GradScaler's dynamic scaling).
@@ -91,6 +93,13 @@ fn adamw_mixed(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   theta -= p.lr * (m / (1.0 - pow(p.beta1, t))) / (sqrt(v / (1.0 - pow(p.beta2, t))) + p.eps);
   params[i] = theta;
   params_half[i] = HALF_T(theta);
+}
+
+@compute @workgroup_size(WG)
+fn copy_to_half(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat(gid, nwg);
+  if (i >= p.n) { return; }
+  params_half[i] = HALF_T(params[i]);
 }
 
 @compute @workgroup_size(1)

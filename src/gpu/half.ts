@@ -1,7 +1,8 @@
 /**
- * IEEE 754 binary16 on the CPU: rounding f32/f64 values to f16 (round to nearest, ties to even,
- * as WGSL's f16() conversion of a representable-range value) and decoding f16 bits, for the
- * f16 storage path (read-backs) and for references computed from f16-rounded inputs.
+ * IEEE 754 binary16 on the CPU: rounding f32/f64 values to f16 (round to nearest, ties to even;
+ * WGSL's f16() may round to either neighbour, so tests allow one f16 ulp where the GPU rounds)
+ * and decoding f16 bits, for the f16 storage path (uploads, read-backs) and for references
+ * computed from f16-rounded inputs.
  */
 
 const f32 = new Float32Array(1);
@@ -52,7 +53,7 @@ export function roundHalfArray(a: ArrayLike<number>): Float32Array {
   return Float32Array.from(a, roundHalf);
 }
 
-/** Packs values into f16 bits, two per u32 (little-endian: element 2i in the low half). */
+/** Values as f16 bit patterns, in the layout of an array<f16> in a storage buffer. */
 export function packHalf(a: ArrayLike<number>): Uint16Array {
   return Uint16Array.from(a, toHalfBits);
 }

@@ -4,7 +4,7 @@
  * Defaults follow DeiT: betas (0.9, 0.999), eps 1e-8, weight decay 0.05.
  *
  * With parameters that keep an f16 copy (the f16 path) the step is adamw_mixed: dynamic loss
- * scaling (the backward is seeded with S = lossScale.value; see optimizer.wgsl), the f16 copy
+ * scaling (the backward is seeded with S, lossScaleSeed; see optimizer.wgsl), the f16 copy
  * written in the same dispatch, and the scale's state kept on the GPU so a step never waits for a
  * read-back. S starts at 2^15 and doubles after 2000 good steps (torch.cuda.amp.GradScaler:
  * 2^16 and 2000), both configurable.
@@ -52,7 +52,7 @@ export class AdamW {
   readonly maxGradNorm: number;
   /** ‖g‖² of the latest step when clipping, on the GPU (read it only when you want it). */
   readonly gradNormSq: Storage;
-  /** f16 path: LossScale { scale, good_steps, skipped, applied, growth_interval } of optimizer.wgsl. */
+  /** f16 path: optimizer.wgsl's LossScale { scale, good_steps, skipped, applied }. */
   readonly lossScaleState?: Storage;
   readonly lossScaleGrowthInterval: number;
 

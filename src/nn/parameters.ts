@@ -5,12 +5,12 @@
  * Each parameter is a Tensor viewing its range (offsets aligned for storage bindings).
  *
  * With `half` (the f16 path) a fifth buffer holds the values rounded to f16, written by AdamW's
- * mixed step and read by the f16 products; offsets are then aligned for that buffer too (twice
+ * mixed step (and by copy_to_half when values are loaded) and read by the f16 products; offsets are then aligned for that buffer too (twice
  * the elements, since an f16 element is half the bytes).
  */
 import { type Gpu, STORAGE_ALIGN_BYTES, type Storage } from '../gpu/gpu.ts';
 import { Tensor, sizeOf } from '../autograd/tensor.ts';
-import { packHalf } from '../gpu/half.ts';
+import { ELEMENTWISE_WG, elementwiseGrid } from '../autograd/ops/workgroups.ts';
 
 /** The four arena buffers, by the name of their field. */
 export type ArenaBuffer = 'values' | 'grads' | 'expAvg' | 'expAvgSq';
@@ -82,9 +82,14 @@ export class Parameters {
     return t;
   }
 
+  /** Uploads values; the f16 copy is then rounded on the GPU (as AdamW's mixed step rounds it). */
   private writeValues(host: Float32Array): void {
     this.gpu.write(this.values, host);
-    if (this.halfValues) this.gpu.write(this.halfValues, packHalf(host));
+    if (!this.halfValues) return;
+    const n = this.values.elements;
+    const unused = { decay_end: 0, lr: 0, beta1: 0, beta2: 0, eps: 0, weight_decay: 0, bias_correction1: 1, bias_correction2: 1, max_norm: 0, growth_interval: 0 };
+    this.gpu.run('optimizer', 'copy_to_half', { n, ...unused }, { params: this.values, params_half: this.halfValues },
+      elementwiseGrid(n), { WG: ELEMENTWISE_WG }, ['HALF_T']);
   }
 
   get(name: string): Tensor {
