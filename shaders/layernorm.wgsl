@@ -14,6 +14,10 @@
 // (4 row lanes per column), writing one partial sum per chunk; layernorm_params_final adds the
 // chunks' partials per column into dgamma/dbeta.
 
+// Y_T, y's element type: f32, or f16 in the `shader-f16` variant (the f16 path stores LN1 and LN2
+// outputs, read only by the qkv and fc1 products, in f16; the backward reads x, never y).
+alias Y_T = f32;
+
 // write_x / write_r (backward): what dx / dr receive (0 nothing, 1 overwrite, 2 accumulate);
 // has_dsum: d(sum) is given. chunk_rows / chunks: the parameter gradients' row chunks.
 struct Params {
@@ -26,7 +30,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> gamma: array<f32>;
 @group(0) @binding(3) var<storage, read> beta: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<Y_T>;
 @group(0) @binding(5) var<storage, read_write> stats: array<f32>; // [R][2]: mean, rstd
 @group(0) @binding(6) var<storage, read> dy: array<f32>;
 @group(0) @binding(7) var<storage, read> saved: array<f32>;       // stats, read-only in backward
@@ -113,7 +117,7 @@ fn layernorm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
   let base = row * p.dim;
   let st = row_stats(base, lid.x, false);
   for (var d = lid.x; d < p.dim; d += WG) {
-    y[base + d] = (x[base + d] - st.x) * st.y * gamma[d] + beta[d];
+    y[base + d] = Y_T((x[base + d] - st.x) * st.y * gamma[d] + beta[d]);
   }
   if (lid.x == 0u) { stats[2u * row] = st.x; stats[2u * row + 1u] = st.y; }
 }
@@ -128,7 +132,7 @@ fn add_layernorm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_wor
   for (var d = lid.x; d < p.dim; d += WG) {
     let s = x[base + d] + r[base + d];
     sum[base + d] = s;
-    y[base + d] = (s - st.x) * st.y * gamma[d] + beta[d];
+    y[base + d] = Y_T((s - st.x) * st.y * gamma[d] + beta[d]);
   }
   if (lid.x == 0u) { stats[2u * row] = st.x; stats[2u * row + 1u] = st.y; }
 }

@@ -22,6 +22,10 @@
 //                                  workgroup-memory read and every store is a vec4); BM = BN = 64
 //                                  or 128 (override constants).
 // Out-of-range loads read 0, so any M, N, K work.
+//
+// Element types (src/gpu/kernels.ts: shaderVariant): A_T, B_T (operands) and C_T (the output c)
+// are f32, or f16 in the `shader-f16` variants of the mixed-precision path (f16 weight copy,
+// f16 activations); products accumulate in f32 either way, and bias, residual, pre stay f32.
 
 struct Params {
   M: u32, N: u32, K: u32,
@@ -30,17 +34,21 @@ struct Params {
   has_bias: u32, accumulate: u32, alpha: f32, has_residual: u32,
 }
 
+alias A_T = f32;
+alias B_T = f32;
+alias C_T = f32;
+
 @group(0) @binding(0) var<uniform> p: Params;
 // scalar kernel
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(1) var<storage, read> a: array<A_T>;
+@group(0) @binding(2) var<storage, read> b: array<B_T>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> c: array<f32>;
+@group(0) @binding(4) var<storage, read_write> c: array<C_T>;
 @group(0) @binding(5) var<storage, read_write> pre: array<f32>;
 // vec4 kernel (bias is shared with the scalar kernel)
-@group(0) @binding(6) var<storage, read> a4: array<vec4<f32>>;
-@group(0) @binding(7) var<storage, read> b4: array<vec4<f32>>;
-@group(0) @binding(8) var<storage, read_write> c4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> a4: array<vec4<A_T>>;
+@group(0) @binding(7) var<storage, read> b4: array<vec4<B_T>>;
+@group(0) @binding(8) var<storage, read_write> c4: array<vec4<C_T>>;
 @group(0) @binding(9) var<storage, read_write> pre4: array<vec4<f32>>;
 // the residual R, same layout as C (bound to A when absent)
 @group(0) @binding(10) var<storage, read> residual: array<f32>;
@@ -74,14 +82,14 @@ var<workgroup> tile_b: array<f32, BK * BN>; // [k][n]
 
 fn load_a(base: u32, m: u32, k: u32) -> f32 {
   if (m >= p.M || k >= p.K) { return 0.0; }
-  if (p.trans_a != 0u) { return a[base + k * p.M + m]; }
-  return a[base + m * p.K + k];
+  if (p.trans_a != 0u) { return f32(a[base + k * p.M + m]); }
+  return f32(a[base + m * p.K + k]);
 }
 
 fn load_b(base: u32, k: u32, n: u32) -> f32 {
   if (k >= p.K || n >= p.N) { return 0.0; }
-  if (p.trans_b != 0u) { return b[base + n * p.K + k]; }
-  return b[base + k * p.N + n];
+  if (p.trans_b != 0u) { return f32(b[base + n * p.K + k]); }
+  return f32(b[base + k * p.N + n]);
 }
 
 fn tile_product(wid: vec3<u32>, lid: vec3<u32>) -> array<array<f32, TN>, TM> {
@@ -128,7 +136,7 @@ fn out_coords(wid: vec3<u32>, lid: vec3<u32>, i: u32, j: u32) -> vec2<u32> {
 fn epilogue(idx: u32, n: u32, acc: f32) -> f32 {
   var v = p.alpha * acc;
   if (p.has_bias != 0u) { v += bias[n]; }
-  if (p.accumulate != 0u) { v += c[idx]; }
+  if (p.accumulate != 0u) { v += f32(c[idx]); }
   if (p.has_residual != 0u) { v += residual[idx]; }
   return v;
 }
@@ -141,7 +149,7 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
       let mn = out_coords(wid, lid, i, j);
       if (mn.x >= p.M || mn.y >= p.N) { continue; }
       let idx = wid.z * p.batch_stride_c + mn.x * p.N + mn.y;
-      c[idx] = epilogue(idx, mn.y, acc[i][j]);
+      c[idx] = C_T(epilogue(idx, mn.y, acc[i][j]));
     }
   }
 }
@@ -156,7 +164,7 @@ fn matmul_gelu(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
       let idx = wid.z * p.batch_stride_c + mn.x * p.N + mn.y;
       let v = epilogue(idx, mn.y, acc[i][j]);
       pre[idx] = v;
-      c[idx] = gelu(v);
+      c[idx] = C_T(gelu(v));
     }
   }
 }
@@ -186,7 +194,7 @@ fn tile_product_vec4(wid: vec3<u32>, lid: vec3<u32>) -> array<vec4<f32>, 16> {
         let k = k0 + i / (BM / 4u);
         let m = row0 + 4u * (i % (BM / 4u));
         var v = zero;
-        if (k < p.K && m < p.M) { v = a4[(base_a + k * p.M + m) / 4u]; }
+        if (k < p.K && m < p.M) { v = vec4<f32>(a4[(base_a + k * p.M + m) / 4u]); }
         tile_a4[i] = v;
       }
     } else {
@@ -199,7 +207,7 @@ fn tile_product_vec4(wid: vec3<u32>, lid: vec3<u32>) -> array<vec4<f32>, 16> {
         for (var j = 0u; j < 4u; j++) {
           let m = row0 + 4u * mq + j;
           var v = zero;
-          if (k < p.K && m < p.M) { v = a4[(base_a + m * p.K + k) / 4u]; }
+          if (k < p.K && m < p.M) { v = vec4<f32>(a4[(base_a + m * p.K + k) / 4u]); }
           blk[j] = v;
         }
         for (var j = 0u; j < 4u; j++) {
@@ -217,7 +225,7 @@ fn tile_product_vec4(wid: vec3<u32>, lid: vec3<u32>) -> array<vec4<f32>, 16> {
         for (var j = 0u; j < 4u; j++) {
           let n = col0 + 4u * nq + j;
           var v = zero;
-          if (k < p.K && n < p.N) { v = b4[(base_b + n * p.K + k) / 4u]; }
+          if (k < p.K && n < p.N) { v = vec4<f32>(b4[(base_b + n * p.K + k) / 4u]); }
           blk[j] = v;
         }
         for (var j = 0u; j < 4u; j++) {
@@ -230,7 +238,7 @@ fn tile_product_vec4(wid: vec3<u32>, lid: vec3<u32>) -> array<vec4<f32>, 16> {
         let k = k0 + i / (BN / 4u);
         let n = col0 + 4u * (i % (BN / 4u));
         var v = zero;
-        if (k < p.K && n < p.N) { v = b4[(base_b + k * p.N + n) / 4u]; }
+        if (k < p.K && n < p.N) { v = vec4<f32>(b4[(base_b + k * p.N + n) / 4u]); }
         tile_b4[i] = v;
       }
     }
@@ -262,7 +270,7 @@ fn block_coords(wid: vec3<u32>, lid: vec3<u32>, r: u32, h: u32) -> vec2<u32> {
 fn epilogue_vec4(mn: vec2<u32>, idx4: u32, acc: vec4<f32>) -> vec4<f32> {
   var v = p.alpha * acc;
   if (p.has_bias != 0u) { v += vec4<f32>(bias[mn.y], bias[mn.y + 1u], bias[mn.y + 2u], bias[mn.y + 3u]); }
-  if (p.accumulate != 0u) { v += c4[idx4]; }
+  if (p.accumulate != 0u) { v += vec4<f32>(c4[idx4]); }
   if (p.has_residual != 0u) { v += residual4[idx4]; }
   return v;
 }
@@ -275,7 +283,7 @@ fn matmul_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
       let mn = block_coords(wid, lid, r, h);
       if (mn.x >= p.M || mn.y >= p.N) { continue; }
       let idx4 = (wid.z * p.batch_stride_c + mn.x * p.N + mn.y) / 4u;
-      c4[idx4] = epilogue_vec4(mn, idx4, acc[2u * r + h]);
+      c4[idx4] = vec4<C_T>(epilogue_vec4(mn, idx4, acc[2u * r + h]));
     }
   }
 }
@@ -290,7 +298,7 @@ fn matmul_vec4_gelu(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoca
       let idx4 = (wid.z * p.batch_stride_c + mn.x * p.N + mn.y) / 4u;
       let v = epilogue_vec4(mn, idx4, acc[2u * r + h]);
       pre4[idx4] = v;
-      c4[idx4] = gelu4(v);
+      c4[idx4] = vec4<C_T>(gelu4(v));
     }
   }
 }

@@ -1,4 +1,4 @@
-export { Tensor, tempTensor, tensorFrom, sizeOf } from './tensor.ts';
+export { Tensor, tempTensor, tensorFrom, tensorFromHalf, sizeOf } from './tensor.ts';
 export { backward, backwardFrom, clearTape, noGrad, isRecording, tapeLength } from './tape.ts';
 export { add, scale } from './ops/elementwise.ts';
 export { matmul } from './ops/matmul.ts';

@@ -4,6 +4,7 @@
  * tensor used twice receives both contributions. Parameters own gradient buffers that persist
  * across steps (zeroed by the optimizer's zeroGrad); other gradients are step-scoped.
  */
+import { type Storage } from '../gpu/gpu.ts';
 import { tempTensor, Tensor } from './tensor.ts';
 
 interface Node {
@@ -87,11 +88,15 @@ export function zeroedGrad(t: Tensor): Tensor {
   return t.grad!;
 }
 
-/** Backpropagates from a scalar: seeds d(loss)/d(loss) = 1 and runs the tape in reverse. */
-export function backward(loss: Tensor, seed = 1): void {
+/**
+ * Backpropagates from a scalar: seeds d(loss)/d(loss) = seed (1, or a loss scale; a one-element
+ * Storage seed is copied on the GPU: the f16 path's dynamic scale) and runs the tape in reverse.
+ */
+export function backward(loss: Tensor, seed: number | Storage = 1): void {
   if (loss.size !== 1) throw new Error(`backward needs a scalar loss, got shape [${loss.shape}]`);
   const ones = tempTensor(loss.gpu, [1], 'dloss');
-  loss.gpu.run('elementwise', 'fill', { n: 1, alpha: seed, accumulate: 0 }, { dst: ones.storage }, [1]);
+  if (typeof seed === 'number') loss.gpu.run('elementwise', 'fill', { n: 1, alpha: seed, accumulate: 0 }, { dst: ones.storage }, [1]);
+  else loss.gpu.copy(seed, ones.storage, 1);
   backwardFrom(loss, ones);
 }
 

@@ -4,6 +4,7 @@
  * base's storage and sends its gradient to the base.
  */
 import { type Gpu, type Storage } from '../gpu/gpu.ts';
+import { packHalf } from '../gpu/half.ts';
 
 export class Tensor {
   private ownGrad?: Tensor;
@@ -55,9 +56,9 @@ export function sizeOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** A step-scoped tensor from the buffer pool (returned at gpu.endStep()). */
-export function tempTensor(gpu: Gpu, shape: readonly number[], name = ''): Tensor {
-  return new Tensor(gpu, shape, gpu.temp(sizeOf(shape)), false, name);
+/** A step-scoped tensor from the buffer pool (returned at gpu.endStep()); f16 with dtype 'f16' (its gradient is f32). */
+export function tempTensor(gpu: Gpu, shape: readonly number[], name = '', dtype?: 'f16'): Tensor {
+  return new Tensor(gpu, shape, gpu.temp(sizeOf(shape), dtype), false, name);
 }
 
 /** A tensor holding the given values, in a persistent buffer. */
@@ -65,5 +66,13 @@ export function tensorFrom(gpu: Gpu, shape: readonly number[], data: Float32Arra
   if (data.length !== sizeOf(shape)) throw new Error(`tensorFrom ${name}: ${data.length} values for shape [${shape}]`);
   const t = new Tensor(gpu, shape, gpu.persistent(data.length, name), requiresGrad, name);
   gpu.write(t.storage, data);
+  return t;
+}
+
+/** A tensor holding the given values rounded to f16, in a persistent f16 buffer (its gradient is f32). */
+export function tensorFromHalf(gpu: Gpu, shape: readonly number[], data: Float32Array, requiresGrad = false, name = ''): Tensor {
+  if (data.length !== sizeOf(shape)) throw new Error(`tensorFromHalf ${name}: ${data.length} values for shape [${shape}]`);
+  const t = new Tensor(gpu, shape, gpu.persistent(data.length, name, 'f16'), requiresGrad, name);
+  gpu.write(t.storage, packHalf(data));
   return t;
 }

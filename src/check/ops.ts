@@ -14,13 +14,14 @@
  */
 import { add, backward, binaryCrossEntropy, clearTape, contextScores, embedTokens, gatherToken, gelu, layerNorm, matmul, maxTokens,
   meanPairwiseCosine, meanTokens, patchify, patchTokens, poolRegions, scale, softCrossEntropy, softmax, sumOf, swapTokens, attention,
-  type Tensor, tempTensor, tensorFrom } from '../autograd/index.ts';
+  type Tensor, tempTensor, tensorFrom, tensorFromHalf } from '../autograd/index.ts';
 import { addLayerNorm, LAYERNORM_EPS } from '../autograd/ops/layernorm.ts';
 import { type MatmulKernel, matmulKernel } from '../autograd/ops/matmul.ts';
 import { columnSum } from '../autograd/ops/reduce.ts';
 import { ELEMENTWISE_WG, elementwiseGrid } from '../autograd/ops/workgroups.ts';
 import * as ref from '../autograd/reference/index.ts';
 import { type Gpu, type Storage } from '../gpu/gpu.ts';
+import { roundHalfArray } from '../gpu/half.ts';
 import { initLabelsRef, propagateRef } from '../methods/labels-reference.ts';
 import { initLabels, propagateLabels } from '../methods/labels.ts';
 import { diversepatch, diversepatchPaper } from '../methods/diversepatch.ts';
@@ -51,6 +52,12 @@ export interface OpCheck {
  * ~lr while θ' is rounded to f32 at |θ| ≤ 2 (ulp 2.4e-7, i.e. 2.4e-5 of a 0.01 step).
  */
 const F32_TOL = 1e-4;
+/**
+ * A product stored in f16 (the GELU epilogue's output of the f16 path): its inputs are already
+ * f16 values in the reference too, so the only f16 error is the output's rounding, at most half
+ * an ulp, 2^-11 of |value| (normwise ≤ 2^-11), on top of the f32 accumulation's.
+ */
+const F16_OUTPUT_TOL = 2 ** -11 + F32_TOL;
 /** Reference backward vs central differences of the reference forward, in float64. */
 const FD_TOL = 1e-6;
 const FD_STEP = 1e-6;
@@ -58,7 +65,8 @@ const FD_SAMPLES = 20;
 
 type Vec = Float64Array;
 
-interface Input { name: string; shape: number[]; data: Float32Array; grad?: boolean }
+/** half: uploaded as f16 (its data already rounded to f16 values, so the reference sees what the GPU reads). */
+interface Input { name: string; shape: number[]; data: Float32Array; grad?: boolean; half?: boolean }
 
 interface Case {
   name: string;
@@ -142,7 +150,7 @@ async function runCase(gpu: Gpu, c: Case, rng: Rng): Promise<OpCheck> {
   const tolerance = c.tolerance ?? F32_TOL;
   const shapes = c.shapes ?? c.inputs.map((i) => `${i.name}[${i.shape.join(',')}]`).join(' ');
   const x = c.inputs.map((i) => Float64Array.from(i.data));
-  const tensors = c.inputs.map((i) => tensorFrom(gpu, i.shape, i.data, !!i.grad, i.name));
+  const tensors = c.inputs.map((i) => (i.half ? tensorFromHalf : tensorFrom)(gpu, i.shape, i.data, !!i.grad, i.name));
   const owned = [...tensors];
   try {
     const outs = c.gpu(tensors);
@@ -214,23 +222,30 @@ const input = (name: string, shape: number[], data: Float32Array, grad = true): 
 
 function matmulCase(rng: Rng, name: string, d: ref.MatmulDims, withBias = false, o: MatmulCaseOptions = {}): Case {
   const { batch, M, N, K, transA = false, transB = false, alpha = 1, sharedA = false, sharedB = false } = d;
-  const { gelu: withGelu = false, std = 1, kernel, residual: withResidual = false } = o;
+  const { gelu: withGelu = false, std = 1, kernel, residual: withResidual = false, half = {} } = o;
   const lead = batch > 1 ? [batch] : [];
+  const rounded = (on: boolean | undefined, x: Float32Array) => (on ? roundHalfArray(x) : x);
+  const aData = rounded(half.a, normal(rng, (sharedA ? 1 : batch) * M * K, std));
+  const bData = rounded(half.b, normal(rng, (sharedB ? 1 : batch) * K * N));
+  const bShape = [...(sharedB ? [] : lead), ...(transB ? [N, K] : [K, N])];
+  let halfB: Tensor | undefined;
   const inputs = [
-    input('A', [...(sharedA ? [] : lead), ...(transA ? [K, M] : [M, K])], normal(rng, (sharedA ? 1 : batch) * M * K, std)),
-    input('B', [...(sharedB ? [] : lead), ...(transB ? [N, K] : [K, N])], normal(rng, (sharedB ? 1 : batch) * K * N)),
+    { ...input('A', [...(sharedA ? [] : lead), ...(transA ? [K, M] : [M, K])], aData), half: half.a },
+    input('B', bShape, bData),
     ...(withBias ? [input('bias', [N], normal(rng, N))] : []),
     ...(withResidual ? [input('R', [...lead, M, N], normal(rng, batch * M * N))] : []),
   ];
   const split = <T>(xs: T[]) => ({ a: xs[0], b: xs[1], bias: withBias ? xs[2] : undefined, residual: withResidual ? xs[withBias ? 3 : 2] : undefined });
   return {
-    name, inputs,
+    name, inputs, tolerance: half.out ? F16_OUTPUT_TOL : F32_TOL,
     shapes: `${batch > 1 ? `${batch}×` : ''}${M}×${K}·${K}×${N}${transA ? ' transA' : ''}${transB ? ' transB' : ''}${sharedA ? ' A shared' : ''}` +
       `${sharedB ? ' B shared' : ''}${withBias ? ' +bias' : ''}${withResidual ? ' +residual' : ''}${alpha !== 1 ? ` alpha=${alpha}` : ''}${withGelu ? ' →GELU' : ''}` +
-      ` (${kernel ? `${kernel} kernel` : `${matmulKernel(d, transA, transB)} kernel`})`,
+      ` (${kernel ? `${kernel} kernel` : `${matmulKernel(d, transA, transB)} kernel`})` +
+      `${half.a || half.b || half.out ? `; f16: ${[half.a && 'A', half.b && 'B (copy of the f32 B)', half.out && 'output'].filter(Boolean).join(', ')}` : ''}`,
     gpu: (xs) => {
       const { a, b, bias, residual } = split(xs);
-      return [matmul(a, b, { transA, transB, alpha, bias, residual, activation: withGelu ? 'gelu' : undefined, kernel })];
+      if (half.b) halfB ??= tensorFromHalf(b.gpu, bShape, bData, false, 'B.f16');
+      return [matmul(a, b, { transA, transB, alpha, bias, residual, activation: withGelu ? 'gelu' : undefined, kernel, halfB, halfOutput: half.out })];
     },
     forward: (xs) => {
       const { a, b, bias, residual } = split(xs);
@@ -254,6 +269,8 @@ interface MatmulCaseOptions {
   kernel?: MatmulKernel;
   /** residual: an input R of the output's shape added in the epilogue (dR = dC). */
   residual?: boolean;
+  /** f16 operands (A uploaded as f16; B read through an f16 copy, as the f16 weight copy) and f16 output (C_T). */
+  half?: { a?: boolean; b?: boolean; out?: boolean };
 }
 
 /**
@@ -344,6 +361,7 @@ function optimizerCases(rng: Rng): Case[] {
       params.gpu.run('optimizer', 'adamw', {
         n, decay_end: o.decayEnd, lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weight_decay: o.weightDecay,
         bias_correction1: 1 - o.beta1 ** o.step, bias_correction2: 1 - o.beta2 ** o.step, max_norm: o.maxNorm,
+        growth_interval: 0,
       }, { params: params.storage, grads: g.storage, exp_avg: m.storage, exp_avg_sq: v.storage, norm_sq: ns.storage },
       elementwiseGrid(n), { WG: ELEMENTWISE_WG });
       return [params, m, v];
@@ -360,6 +378,7 @@ function optimizerCases(rng: Rng): Case[] {
     gpu: ([g, ns]) => {
       g.gpu.run('optimizer', 'clip_gradients', {
         n, decay_end: 0, lr: 0, beta1: 0, beta2: 0, eps: 0, weight_decay: 0, bias_correction1: 1, bias_correction2: 1, max_norm: clipNorm,
+        growth_interval: 0,
       }, { grads: g.storage, norm_sq: ns.storage }, elementwiseGrid(n), { WG: ELEMENTWISE_WG });
       return [g];
     },
@@ -660,10 +679,45 @@ function cases(): ((rng: Rng) => Case | Case[])[] {
   ];
 }
 
-/** Runs every op check; one result per case, in a fixed order. Same seed, same inputs. */
+/**
+ * The f16 path's products (adapters with shader-f16): A an f16 activation, B read through an f16
+ * copy of its f32 master (the weight copy AdamW writes), the GELU epilogue and LayerNorm writing
+ * f16; gradients f32. Inputs are rounded to f16 before the reference sees them.
+ */
+function halfCases(): ((rng: Rng) => Case | Case[])[] {
+  return [
+    (rng) => matmulCase(rng, 'matmul_f16_weight', { batch: 1, M: 70, N: 37, K: 45, transB: true }, true, { half: { b: true } }),
+    (rng) => matmulCase(rng, 'matmul_f16_both_vec4', { batch: 1, M: 70, N: 36, K: 44, transB: true }, true, { half: { a: true, b: true }, residual: true }),
+    (rng) => matmulCase(rng, 'matmul_f16_both_scalar', { batch: 2, M: 33, N: 20, K: 24, transA: true }, false, { half: { a: true, b: true }, kernel: 'scalar' }),
+    (rng) => matmulCase(rng, 'matmul_f16_gelu_out', { batch: 1, M: 70, N: 37, K: 45, transB: true }, true, { half: { a: true, b: true, out: true }, gelu: true, std: 0.3 }),
+    (rng) => matmulCase(rng, 'matmul_f16_gelu_out_vec4', { batch: 1, M: 70, N: 48, K: 36, transB: true }, true, { half: { a: true, b: true, out: true }, gelu: true, std: 0.3 }),
+    (rng) => matmulCase(rng, 'matmul_f16_vec4_tile128', { batch: 2, M: 140, N: 132, K: 36, transA: true }, true, { half: { a: true, b: true }, kernel: 'vec4-128' }),
+    (rng) => ({
+      name: 'layernorm_f16_out', shapes: `x[70,45] ~ N(3, 2²) gamma[45] beta[45] eps=${LAYERNORM_EPS}; y stored in f16`, tolerance: F16_OUTPUT_TOL,
+      inputs: [input('x', [70, 45], normal(rng, 70 * 45, 2, 3)), input('gamma', [45], normal(rng, 45, 0.2, 1)), input('beta', [45], normal(rng, 45, 0.5))],
+      gpu: ([x, g, b]) => [layerNorm(x, g, b, LAYERNORM_EPS, { halfOutput: true })],
+      forward: ([x, g, b]) => [ref.layerNorm(x, g, b, 45, LAYERNORM_EPS).y],
+      backward: ([x, g], r) => { const d = ref.layerNormBackward(x, g, r, 45, LAYERNORM_EPS); return [d.dx, d.dgamma, d.dbeta]; },
+    }),
+  ];
+}
+
+/**
+ * Runs every op check; one result per case, in a fixed order. Same seed, same inputs. The f16
+ * cases come last (so the f32 cases' seeds do not depend on the adapter) and only with shader-f16.
+ */
 export async function checkOps(gpu: Gpu, seed = 0): Promise<OpCheck[]> {
+  return runMakers(gpu, seed, [...cases(), ...(gpu.device.features.has('shader-f16') ? halfCases() : [])]);
+}
+
+/** Only the f16 cases, with the seeds checkOps gives them (throws without shader-f16). */
+export async function checkHalfOps(gpu: Gpu, seed = 0): Promise<OpCheck[]> {
+  if (!gpu.device.features.has('shader-f16')) throw new Error('the f16 cases need the \'shader-f16\' feature, which this device lacks');
+  return runMakers(gpu, seed, [...cases().map(() => () => []), ...halfCases()]);
+}
+
+async function runMakers(gpu: Gpu, seed: number, makers: ((rng: Rng) => Case | Case[])[]): Promise<OpCheck[]> {
   const results: OpCheck[] = [];
-  const makers = cases();
   for (const [i, make] of makers.entries()) {
     const rng = new Rng(seed * 1000 + i + 1);
     const made = make(rng);

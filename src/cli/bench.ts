@@ -6,8 +6,9 @@
  *      wall clock around gpu.sync() (submit → onSubmittedWorkDone) and, with timestamp-query, per
  *      dispatch on the GPU's own clock
  *   3. attention forward and forward+backward at each preset's ViT shapes (autograd op)
- *   4. full training steps (forward, loss, backward, AdamW) per preset: images/s by the wall clock
- *      (CPU encoding included), and the GPU time of one step from timestamps
+ *   4. full training steps (forward, loss, backward, AdamW) per preset, f32 and (where the adapter
+ *      has shader-f16) f16: images/s by the wall clock (CPU encoding included), and the GPU time
+ *      of one step from timestamps
  *
  * Every figure is the median of several samples taken after warm-up (pipelines compiled, buffer
  * pool filled). Nothing here is tuned for a particular adapter: sizes, batches and repetition
@@ -33,7 +34,7 @@ import { type Gpu, type KernelTiming } from '../gpu/gpu.ts';
 import { openNodeGpu } from '../gpu/node.ts';
 import { preset, tokensOf, type VitConfig } from '../nn/presets.ts';
 import { Rng } from '../nn/random.ts';
-import { VisionTransformer } from '../nn/vit.ts';
+import { type Precision, VisionTransformer } from '../nn/vit.ts';
 import { AdamW, Trainer } from '../train/step.ts';
 import { vitForwardFlops } from '../bench/peers-bench.ts';
 import { type FlagSpec, parseArgsOrExit } from './args.ts';
@@ -95,6 +96,7 @@ interface AttentionResult {
 
 interface TrainingResult {
   preset: string;
+  precision: Precision;
   parameters?: number;
   batch: number;
   stepMs?: number;
@@ -258,17 +260,17 @@ async function withDevice<T>(fn: (gpu: Gpu) => Promise<T>, onError: (message: st
   }
 }
 
-async function benchTraining(name: string, batch: number, mode: Mode): Promise<TrainingResult> {
+async function benchTraining(name: string, batch: number, mode: Mode, precision: Precision): Promise<TrainingResult> {
   const c = preset(name);
   return withDevice((gpu) => {
     const N = tokensOf(c);
     const problem = fitProblem(gpu, [batch * N * c.mlpDim, batch * c.heads * N * N, batch * N * 3 * c.dim, batch * c.channels * c.imageSize ** 2]);
-    return problem ? Promise.resolve({ preset: name, batch, skipped: problem }) : timeTraining(gpu, name, c, batch, mode);
-  }, (message) => ({ preset: name, batch, skipped: `failed: ${message}` }));
+    return problem ? Promise.resolve({ preset: name, precision, batch, skipped: problem }) : timeTraining(gpu, name, c, batch, mode, precision);
+  }, (message) => ({ preset: name, precision, batch, skipped: `failed: ${message}` }));
 }
 
-async function timeTraining(gpu: Gpu, name: string, c: VitConfig, batch: number, mode: Mode): Promise<TrainingResult> {
-  const model = new VisionTransformer(gpu, c, 0);
+async function timeTraining(gpu: Gpu, name: string, c: VitConfig, batch: number, mode: Mode, precision: Precision): Promise<TrainingResult> {
+  const model = new VisionTransformer(gpu, c, 0, [], { precision });
   const trainer = new Trainer(model, new AdamW(model.params, { maxGradNorm: 1 }));
   const rng = new Rng(2);
   const images = tensorFrom(gpu, [batch, c.channels, c.imageSize, c.imageSize], rng.fill(batch * c.channels * c.imageSize ** 2, () => rng.normal()));
@@ -295,7 +297,7 @@ async function timeTraining(gpu: Gpu, name: string, c: VitConfig, batch: number,
   }
   const ms = median(stepMs);
   const result: TrainingResult = {
-    preset: name, parameters: model.parameterCount, batch, stepMs: ms, imagesPerSecond: (batch * 1000) / ms,
+    preset: name, precision, parameters: model.parameterCount, batch, stepMs: ms, imagesPerSecond: (batch * 1000) / ms,
     encodeMs: median(encodeMs), gflops: (3 * vitForwardFlops(c) * batch) / ms / 1e6,
   };
   const { perSample, timings } = await timestamped(gpu, Math.min(3, mode.samples), () => trainer.step(images, targets, lr, false), () => true);
@@ -382,15 +384,17 @@ async function main(): Promise<void> {
     report.attention.map((r) => [r.preset, r.batch, r.tokens, r.heads, r.headDim, f3(r.forwardMs), f3(r.forwardBackwardMs),
       f1(r.forwardBackwardGflops), f3(r.gpuForwardMs), f3(r.gpuForwardBackwardMs)])));
 
-  for (const p of mode.presets) report.training.push(await benchTraining(p, mode.trainBatch, mode));
+  // f16 (shader-f16 adapters): f16 products and stored activations, f32 master weights, loss scaling
+  const precisions: Precision[] = report.adapter.features.includes('shader-f16') ? ['f32', 'f16'] : ['f32'];
+  for (const p of mode.presets) for (const precision of precisions) report.training.push(await benchTraining(p, mode.trainBatch, mode, precision));
   console.log(table('training step (forward + loss + backward + AdamW, one submit)',
-    ['preset', 'params', 'batch', 'step ms', 'images/s', 'encode ms', '≈GFLOP/s', 'gpu step ms', 'top kernel (gpu ms)'],
-    report.training.map((r) => [r.preset, r.parameters, r.batch, f1(r.stepMs), f1(r.imagesPerSecond), f3(r.encodeMs), f1(r.gflops), f1(r.gpuStepMs),
+    ['preset', 'precision', 'params', 'batch', 'step ms', 'images/s', 'encode ms', '≈GFLOP/s', 'gpu step ms', 'top kernel (gpu ms)'],
+    report.training.map((r) => [r.preset, r.precision, r.parameters, r.batch, f1(r.stepMs), f1(r.imagesPerSecond), f3(r.encodeMs), f1(r.gflops), f1(r.gpuStepMs),
       r.kernels?.[0] ? `${r.kernels[0].label} ×${r.kernels[0].count} (${f1(r.kernels[0].ms)})` : undefined])));
   for (const r of report.matmul) if (r.skipped) report.notes.push(`matmul ${r.size} skipped: ${r.skipped}`);
   for (const r of report.attention) if (r.skipped) report.notes.push(`attention ${r.preset} (batch ${r.batch}) skipped: ${r.skipped}`);
   for (const r of report.training) {
-    if (r.skipped) report.notes.push(`training ${r.preset} (batch ${r.batch}) skipped: ${r.skipped}`);
+    if (r.skipped) report.notes.push(`training ${r.preset} ${r.precision} (batch ${r.batch}) skipped: ${r.skipped}`);
     if (r.dispatchesTimed !== undefined && r.dispatchesTimed >= 2048) report.notes.push(`training ${r.preset}: timestamps cover only the first 2048 dispatches of the step`);
   }
   if (report.notes.length) console.log(`\nnotes:\n${report.notes.map((n) => `  - ${n}`).join('\n')}`);

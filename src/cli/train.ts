@@ -1,7 +1,7 @@
 /**
  * `npm run train -- --data <path|synthetic> --model small --method tl-align --epochs 10 --batch 128
  *   [--teacher model.onnx] [--lr X] [--seed 0] [--train-limit N] [--test-limit M] [--out result.json] [--checkpoint ckpt.safetensors] [--resume ckpt.safetensors]
- *   [--target-acc 80 [--stop-at-target]]`
+ *   [--target-acc 80 [--stop-at-target]] [--precision f16]`
  * Trains headless in Node on the WebGPU adapter Dawn finds, with a live progress line, and writes
  * result.json: {config, adapter, epochs: [{epoch, train_loss, test_loss, test_acc, img_per_s, seconds}], final}.
  */
@@ -51,6 +51,8 @@ const args = parseArgsOrExit('npm run train --', process.argv.slice(2), {
   'test-limit': { type: 'number', help: 'the same for the test split' },
   'subset-seed': { type: 'number', help: 'seed of the subsets (default 0, independent of --seed)' },
   'eval-batch': { type: 'number', help: `evaluation batch size (default ${D.evalBatch})` },
+  precision: { type: 'string', value: 'f32|f16', help: `f16: f16 products, f32 master weights, dynamic loss scaling; needs shader-f16 (default ${D.precision})` },
+  'loss-scale-growth': { type: 'number', value: 'N', help: `f16: good steps after which the loss scale doubles (default ${D.lossScaleGrowth})` },
   out: { type: 'string', value: 'result.json', help: 'write the result as JSON' },
   checkpoint: { type: 'string', value: 'FILE', help: 'save weights + optimizer as safetensors after every epoch' },
   resume: { type: 'string', value: 'FILE', help: 'continue from a checkpoint of the same configuration' },
@@ -77,6 +79,7 @@ const config: Partial<TrainConfig> = {
   tokenLabelWeight: args['token-label-weight'], tokenLabelGtWeight: args['token-label-gt-weight'],
   diversityCosine: args['diversity-cosine'], diversityContrastive: args['diversity-contrastive'], diversityMixing: args['diversity-mixing'],
   diversityWindow: args['diversity-window'],
+  precision: args.precision as TrainConfig['precision'] | undefined, lossScaleGrowth: args['loss-scale-growth'],
 };
 const dataSpec = args.data ?? 'synthetic';
 const resolved = (() => {
@@ -122,7 +125,7 @@ if (resume) orFail(() => run.restore(new Uint8Array(readFileSync(resume)), resum
 const c = run.config;
 console.log(`adapter: ${adapterName(gpu.adapter)}`);
 console.log(`data: ${data.name} (${data.source}): ${data.train.count} train, ${data.test.count} test images, loaded in ${loadSeconds.toFixed(1)} s`);
-console.log(`model: ${c.model} (${run.model.parameterCount.toLocaleString('en-US')} parameters), method ${c.method}, ${c.epochs} epochs × ${run.stepsPerEpoch} steps of ${c.batch}, lr ${c.lr}, seed ${c.seed}` +
+console.log(`model: ${c.model} (${run.model.parameterCount.toLocaleString('en-US')} parameters), method ${c.method}, ${c.epochs} epochs × ${run.stepsPerEpoch} steps of ${c.batch}, lr ${c.lr}, seed ${c.seed}, precision ${c.precision}` +
   (run.epoch ? `, resumed after epoch ${run.epoch}` : ''));
 
 const clock = (s: number) => {
@@ -185,6 +188,8 @@ while (run.epoch < c.epochs) {
   epochs.push(r);
   console.log(`epoch ${r.epoch}/${c.epochs}  train loss ${r.train_loss.toFixed(4)}  test loss ${r.test_loss.toFixed(4)}  test acc ${(100 * r.test_acc).toFixed(2)}%` +
     `  ${r.img_per_s.toFixed(0)} img/s  ${r.seconds.toFixed(1)} s  lr ${r.lr.toExponential(2)}`);
+  const scale = await run.lossScale();
+  if (scale) console.log(`  f16: loss scale ${scale.scale}, ${scale.skipped} steps skipped (inf/NaN gradients), ${scale.applied} applied`);
   if (targetAcc !== undefined && !timeToTarget && 100 * r.test_acc >= targetAcc) {
     timeToTarget = { target_pct: targetAcc, epoch: r.epoch, seconds: (performance.now() - trainStart) / 1000 };
     console.log(`reached ${targetAcc}% test accuracy at epoch ${r.epoch}, ${clock(timeToTarget.seconds)} (${timeToTarget.seconds.toFixed(1)} s) after the first step, evaluation included`);

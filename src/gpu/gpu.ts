@@ -4,13 +4,21 @@
  * uniform arena written once per submit, read-backs, and per-kernel timing with timestamp-query.
  */
 import { type AdapterReport } from './device.ts';
-import { type Constants, type Kernel, KernelRegistry, SHADER_SOURCES, type ShaderFile } from './kernels.ts';
+import { unpackHalf } from './half.ts';
+import { type Constants, type HalfAliases, type Kernel, KernelRegistry, SHADER_SOURCES, type ShaderFile } from './kernels.ts';
 
-/** A range of f32 elements inside a GPUBuffer. Offsets are multiples of 256 bytes. */
+/** A range of f32 elements (f16 with dtype 'f16') inside a GPUBuffer. Offsets are multiples of 256 bytes. */
 export interface Storage {
   buffer: GPUBuffer;
   offset: number; // bytes
   elements: number;
+  /** Absent: f32. 'f16': the range holds `elements` halves (shader-f16). */
+  dtype?: 'f16';
+}
+
+/** Bytes per element of a storage range. */
+export function elementBytes(s: Pick<Storage, 'dtype'>): number {
+  return s.dtype === 'f16' ? 2 : 4;
 }
 
 export const STORAGE_ALIGN_BYTES = 256;
@@ -88,9 +96,9 @@ export class Gpu {
   }
 
   /** A buffer that lives until destroyed: parameters, optimizer state, datasets. */
-  persistent(elements: number, label: string): Storage {
+  persistent(elements: number, label: string, dtype?: 'f16'): Storage {
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    return { buffer: this.createBuffer(alignBytes(elements * 4), usage, label), offset: 0, elements };
+    return { buffer: this.createBuffer(alignBytes(elements * elementBytes({ dtype })), usage, label), offset: 0, elements, ...(dtype ? { dtype } : {}) };
   }
 
   /**
@@ -108,13 +116,13 @@ export class Gpu {
   }
 
   /** A buffer for the current step only; it returns to the pool at endStep(). */
-  temp(elements: number): Storage {
-    const bytes = alignBytes(elements * 4);
+  temp(elements: number, dtype?: 'f16'): Storage {
+    const bytes = alignBytes(elements * elementBytes({ dtype }));
     const list = this.free.get(bytes);
     const buffer = list?.pop() ??
       this.createBuffer(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, `temp ${bytes}B`);
     this.stepBuffers.add(buffer);
-    return { buffer, offset: 0, elements };
+    return { buffer, offset: 0, elements, ...(dtype ? { dtype } : {}) };
   }
 
   /**
@@ -134,9 +142,10 @@ export class Gpu {
   }
 
   /** Uploads at queue time: pending commands are submitted first so they never see the new data. */
-  write(dst: Storage, data: Float32Array | Uint32Array | Int32Array, elementOffset = 0): void {
+  write(dst: Storage, data: Float32Array | Uint32Array | Int32Array | Uint16Array, elementOffset = 0): void {
     if (this.encoder) this.flush();
-    this.device.queue.writeBuffer(dst.buffer, dst.offset + elementOffset * 4, data.buffer, data.byteOffset, data.byteLength);
+    if (data instanceof Uint16Array && data.length % 2) data = Uint16Array.from([...data, 0]); // writeBuffer moves whole 4-byte words
+    this.device.queue.writeBuffer(dst.buffer, dst.offset + elementOffset * elementBytes(dst), data.buffer, data.byteOffset, data.byteLength);
   }
 
   // ---------------------------------------------------------------- commands
@@ -151,7 +160,10 @@ export class Gpu {
     this.pass = undefined;
   }
 
-  /** Records one dispatch: `kernel(file, entry)` with named uniforms and named storage bindings. */
+  /**
+   * Records one dispatch: `kernel(file, entry)` with named uniforms and named storage bindings;
+   * `half` names the file's type aliases compiled as f16 (kernels.ts: shaderVariant).
+   */
   run(
     file: ShaderFile,
     entry: string,
@@ -159,8 +171,9 @@ export class Gpu {
     bindings: Record<string, Storage>,
     groups: [number, number?, number?],
     constants: Constants = {},
+    half: HalfAliases = [],
   ): void {
-    const kernel = this.kernels.get(file, entry, constants);
+    const kernel = this.kernels.get(file, entry, constants, half);
     const entries: GPUBindGroupEntry[] = [];
     const names = this.bindingsOf(file);
     let key = `${this.idOf(kernel)}`;
@@ -172,7 +185,7 @@ export class Gpu {
     for (const [name, s] of Object.entries(bindings)) {
       const binding = names.get(name);
       if (binding === undefined) throw new Error(`shaders/${file}.wgsl has no binding named "${name}" (entry ${entry})`);
-      const size = alignBytes(s.elements * 4, 4);
+      const size = alignBytes(s.elements * elementBytes(s), 4);
       entries.push({ binding, resource: { buffer: s.buffer, offset: s.offset, size } });
       key += `|${binding}:${this.idOf(s.buffer)}:${s.offset}:${size}`;
     }
@@ -208,12 +221,13 @@ export class Gpu {
 
   copy(src: Storage, dst: Storage, elements = src.elements): void {
     this.endPass();
-    this.currentEncoder().copyBufferToBuffer(src.buffer, src.offset, dst.buffer, dst.offset, elements * 4);
+    if (elementBytes(src) !== elementBytes(dst)) throw new Error('copy: source and destination element types differ');
+    this.currentEncoder().copyBufferToBuffer(src.buffer, src.offset, dst.buffer, dst.offset, elements * elementBytes(src));
   }
 
   clear(s: Storage): void {
     this.endPass();
-    this.currentEncoder().clearBuffer(s.buffer, s.offset, alignBytes(s.elements * 4, 4));
+    this.currentEncoder().clearBuffer(s.buffer, s.offset, alignBytes(s.elements * elementBytes(s), 4));
   }
 
   private uniform(kernel: Kernel, values: ParamValues): GPUBufferBinding {
@@ -253,9 +267,9 @@ export class Gpu {
     return m;
   }
 
-  /** Schedules a copy of `source` for reading back after the next submit. */
+  /** Schedules a copy of `source` for reading back after the next submit (f16 ranges come back widened to f32). */
   readback(source: Storage): Promise<Float32Array> {
-    const bytes = alignBytes(source.elements * 4, 4);
+    const bytes = alignBytes(source.elements * elementBytes(source), 4);
     const staging = this.takeStaging(bytes);
     this.endPass();
     this.currentEncoder().copyBufferToBuffer(source.buffer, source.offset, staging, 0, bytes);
@@ -296,7 +310,8 @@ export class Gpu {
     for (const r of this.reads.splice(0)) {
       r.staging.mapAsync(GPUMapMode.READ).then(
         () => {
-          const out = new Float32Array(r.staging.getMappedRange().slice(0, r.source.elements * 4));
+          const raw = r.staging.getMappedRange().slice(0, r.source.elements * elementBytes(r.source));
+          const out = r.source.dtype === 'f16' ? unpackHalf(new Uint16Array(raw)) : new Float32Array(raw);
           r.staging.unmap();
           const size = r.staging.size;
           if (!this.stagingFree.has(size)) this.stagingFree.set(size, []);

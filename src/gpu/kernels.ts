@@ -56,11 +56,15 @@ export function parseParams(source: string, file: string): ParamsLayout | undefi
  *
  *   // @include name  a kept line: SHADER_INCLUDES[name] is appended to the module once
  *
+ * and a file whose operands may be f16 declares their element type as an alias, one per line:
+ *
+ *   alias A_T = f32;  with A_T in `half`, becomes `alias A_T = f16;` (and `enable f16;` is prepended)
+ *
  * Dropped lines and the markers become empty lines, the directive goes at the start of the first
  * line, and included text goes after the last, so compiler messages keep the file's own line
  * numbers (a line past the file's end is in an included file).
  */
-export function shaderVariant(source: string, subgroups: boolean, file: string): string {
+export function shaderVariant(source: string, subgroups: boolean, file: string, half: HalfAliases = []): string {
   let region: 'all' | 'subgroups' | 'else' = 'all';
   let marked = false;
   const includes = new Set<string>();
@@ -85,11 +89,18 @@ export function shaderVariant(source: string, subgroups: boolean, file: string):
     return marker || !kept ? '' : line;
   });
   if (region !== 'all') throw new Error(`shaders/${file}.wgsl: @subgroups region not closed by @end`);
+  for (const name of half) {
+    const at = lines.findIndex((line) => new RegExp(`^alias\\s+${name}\\s*=\\s*f32\\s*;`).test(line));
+    if (at < 0) throw new Error(`shaders/${file}.wgsl: no line "alias ${name} = f32;" to compile as f16`);
+    lines[at] = lines[at].replace('f32', 'f16');
+  }
   const appended = [...includes].map((name) => `\n// ---- shaders/${name}.wgsl (@include)\n${SHADER_INCLUDES[name]}`);
-  return (subgroups && marked ? 'enable subgroups; ' : '') + lines.join('\n') + appended.join('');
+  return (half.length ? 'enable f16; ' : '') + (subgroups && marked ? 'enable subgroups; ' : '') + lines.join('\n') + appended.join('');
 }
 
 export type Constants = Record<string, number>;
+/** Names of a file's `alias X = f32;` lines compiled as f16 instead (sorted, for stable keys). */
+export type HalfAliases = readonly string[];
 
 export interface Kernel {
   file: ShaderFile;
@@ -121,24 +132,27 @@ export class KernelRegistry {
     this.useSubgroups = on;
   }
 
-  /** The WGSL text compiled for `file` in the current variant. */
-  source(file: ShaderFile): string {
-    return shaderVariant(SHADER_SOURCES[file], this.useSubgroups, file);
+  /** The WGSL text compiled for `file` in the current variant (with `half`'s aliases as f16). */
+  source(file: ShaderFile, half: HalfAliases = []): string {
+    return shaderVariant(SHADER_SOURCES[file], this.useSubgroups, file, half);
   }
 
-  /** `file`, or `file+subgroups`: names a module and prefixes its pipelines' keys and labels. */
-  private variantOf(file: ShaderFile): string {
-    return this.useSubgroups ? `${file}+subgroups` : file;
+  /** `file`, `file+subgroups`, `file+f16(A_T,B_T)`: names a module and prefixes its pipelines' keys and labels. */
+  private variantOf(file: ShaderFile, half: HalfAliases = []): string {
+    return `${file}${this.useSubgroups ? '+subgroups' : ''}${half.length ? `+f16(${half.join(',')})` : ''}`;
   }
 
-  get(file: ShaderFile, entry: string, constants: Constants = {}): Kernel {
-    const key = `${this.variantOf(file)}:${entry}:${JSON.stringify(constants)}`;
+  get(file: ShaderFile, entry: string, constants: Constants = {}, half: HalfAliases = []): Kernel {
+    const key = `${this.variantOf(file, half)}:${entry}:${JSON.stringify(constants)}`;
     let kernel = this.pipelines.get(key);
     if (!kernel) {
+      if (half.length && !this.device.features.has('shader-f16')) {
+        throw new Error(`shaders/${file}.wgsl:${entry} with f16 operands (${half.join(', ')}) needs the 'shader-f16' feature, which this device lacks`);
+      }
       const pipeline = this.device.createComputePipeline({
         label: key,
         layout: 'auto',
-        compute: { module: this.module(file), entryPoint: entry, constants },
+        compute: { module: this.module(file, half), entryPoint: entry, constants },
       });
       kernel = { file, entry, pipeline, params: this.paramsOf(file) };
       this.pipelines.set(key, kernel);
@@ -155,11 +169,11 @@ export class KernelRegistry {
     return this.pipelines.size;
   }
 
-  private module(file: ShaderFile): GPUShaderModule {
-    const variant = this.variantOf(file);
+  private module(file: ShaderFile, half: HalfAliases = []): GPUShaderModule {
+    const variant = this.variantOf(file, half);
     let m = this.modules.get(variant);
     if (!m) {
-      m = this.device.createShaderModule({ label: `shaders/${file}.wgsl${this.useSubgroups ? ' (subgroups)' : ''}`, code: this.source(file) });
+      m = this.device.createShaderModule({ label: `shaders/${variant}.wgsl`, code: this.source(file, half) });
       this.modules.set(variant, m);
     }
     return m;

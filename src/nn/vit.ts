@@ -12,9 +12,15 @@
  * `residual`), so their products alone are never stored, and fc1's bias and GELU run in its
  * matmul epilogue (activation: 'gelu').
  *
+ * Precision 'f16' (needs shader-f16): every linear layer's product reads the f16 copy of its
+ * weight (written by AdamW's mixed step) in the forward and in its input gradient; the
+ * activations read only by a product are stored in f16 by the kernel that makes them (LN1 → qkv,
+ * LN2 → fc1, fc1's GELU epilogue → fc2). Products accumulate in f32; everything else (residual
+ * stream, qkv, attention, the final LayerNorm, logits, loss, every gradient) stays f32.
+ *
  * Parameter names and shapes are timm's (VisionTransformer), so weights load into timm.
  */
-import { attention, embedTokens, gatherToken, layerNorm, matmul, patchify, swapTokens, type Tensor } from '../autograd/index.ts';
+import { attention, embedTokens, gatherToken, layerNorm, LAYERNORM_EPS, matmul, patchify, swapTokens, type Tensor } from '../autograd/index.ts';
 import { type Gpu, type Storage } from '../gpu/gpu.ts';
 import { type ParamSpec, Parameters } from './parameters.ts';
 import { tokensOf, type VitConfig } from './presets.ts';
@@ -89,14 +95,21 @@ export function vitParamSpecs(c: VitConfig, seed: number): ParamSpec[] {
   return specs;
 }
 
+export type Precision = 'f32' | 'f16';
+
 export class VisionTransformer {
   readonly params: Parameters;
+  readonly precision: Precision;
 
   /** `extra`: parameters a training method adds (heads); the ViT's own initialisation does not depend on them. */
-  constructor(readonly gpu: Gpu, readonly config: VitConfig, seed = 0, extra: ParamSpec[] = []) {
+  constructor(readonly gpu: Gpu, readonly config: VitConfig, seed = 0, extra: ParamSpec[] = [], o: { precision?: Precision } = {}) {
     if (config.imageSize % config.patch !== 0) throw new Error(`image side ${config.imageSize} is not a multiple of patch ${config.patch}`);
     if (config.dim % config.heads !== 0) throw new Error(`dim ${config.dim} does not split into ${config.heads} heads`);
-    this.params = new Parameters(gpu, [...vitParamSpecs(config, seed), ...extra]);
+    this.precision = o.precision ?? 'f32';
+    if (this.precision === 'f16' && !gpu.device.features.has('shader-f16')) {
+      throw new Error('precision f16 needs the WebGPU feature \'shader-f16\', which this adapter does not offer; use precision f32');
+    }
+    this.params = new Parameters(gpu, [...vitParamSpecs(config, seed), ...extra], { half: this.precision === 'f16' });
   }
 
   has(name: string): boolean {
@@ -113,11 +126,16 @@ export class VisionTransformer {
     const w = (name: string) => this.params.get(name);
     const B = images.shape[0];
     const N = tokensOf(c);
+    const half = this.precision === 'f16';
+    /** The f16 copy of a weight on the f16 path. */
+    const halfOf = (name: string, shape?: number[]) => (half ? (shape ? this.params.half(name).reshape(shape) : this.params.half(name)) : undefined);
     /** x·Wᵀ + b (+ residual). */
-    const linear = (x: Tensor, name: string, residual?: Tensor) => matmul(x, w(`${name}.weight`), { transB: true, bias: w(`${name}.bias`), residual });
+    const linear = (x: Tensor, name: string, residual?: Tensor) =>
+      matmul(x, w(`${name}.weight`), { transB: true, bias: w(`${name}.bias`), residual, halfB: halfOf(`${name}.weight`) });
 
-    const patches = matmul(patchify(images, c.patch), w('patch_embed.proj.weight').reshape([c.dim, c.channels * c.patch * c.patch]),
-      { transB: true, bias: w('patch_embed.proj.bias') });
+    const patchWeight = [c.dim, c.channels * c.patch * c.patch];
+    const patches = matmul(patchify(images, c.patch), w('patch_embed.proj.weight').reshape(patchWeight),
+      { transB: true, bias: w('patch_embed.proj.bias'), halfB: halfOf('patch_embed.proj.weight', patchWeight) });
     let patchEmbeddings = patches.reshape([B, N - 1, c.dim]);
     if (o.swapPatches) patchEmbeddings = swapTokens(patchEmbeddings, o.swapPatches);
     let x = embedTokens(patchEmbeddings, w('cls_token'), w('pos_embed')).reshape([B * N, c.dim]);
@@ -129,16 +147,20 @@ export class VisionTransformer {
     const norm = (i: number, which: 'norm1' | 'norm2'): [Tensor, Tensor] =>
       (i < c.depth ? [w(`blocks.${i}.${which}.weight`), w(`blocks.${i}.${which}.bias`)] : [w('norm.weight'), w('norm.bias')]);
     // h: LN1 of the block about to run (after the last block: the final LN)
-    let h = layerNorm(x, ...norm(0, 'norm1'));
+    // LN1 and LN2 outputs only feed qkv / fc1; the final LayerNorm's (tokens, head) stays f32
+    const normed = (i: number, which: 'norm1' | 'norm2', input: Tensor) =>
+      layerNorm(input, ...norm(i, which), LAYERNORM_EPS, { halfOutput: half && i < c.depth });
+    let h = normed(0, 'norm1', x);
     for (let i = 0; i < c.depth; i++) {
       const blk = `blocks.${i}`;
       const a = attention(linear(h, `${blk}.attn.qkv`), B, N, c.heads, { labels: labels?.[i] });
       attn.push(a.probs);
       if (labels) labels.push(a.labels!);
       const mid = linear(a.out, `${blk}.attn.proj`, x);
-      const u = matmul(layerNorm(mid, ...norm(i, 'norm2')), w(`${blk}.mlp.fc1.weight`), { transB: true, bias: w(`${blk}.mlp.fc1.bias`), activation: 'gelu' });
+      const u = matmul(normed(i, 'norm2', mid), w(`${blk}.mlp.fc1.weight`),
+        { transB: true, bias: w(`${blk}.mlp.fc1.bias`), activation: 'gelu', halfB: halfOf(`${blk}.mlp.fc1.weight`), halfOutput: half });
       x = linear(u, `${blk}.mlp.fc2`, mid);
-      h = layerNorm(x, ...norm(i + 1, 'norm1'));
+      h = normed(i + 1, 'norm1', x);
       hidden.push(x);
     }
     const tokens = h.reshape([B, N, c.dim]);

@@ -11,10 +11,12 @@
  * datasets, and one step's temporaries: every forward activation of the batch and half as much
  * again for gradients and scratch (the backward hands each activation gradient back to the pool
  * once its op has consumed it; measured ×1.10–1.12 of what is created); evaluation's
- * batch, which reuses those buffers when its size is the same.
+ * batch, which reuses those buffers when its size is the same. With precision f16 the arena
+ * has a fifth buffer (the f16 weight copy, 2 bytes a value), and LN1, LN2 and fc1's GELU output
+ * are stored in f16.
  */
 import { tokensOf, type VitConfig } from '../nn/presets.ts';
-import { vitParamSpecs } from '../nn/vit.ts';
+import { type Precision, vitParamSpecs } from '../nn/vit.ts';
 
 export interface MemoryPlan {
   parameters: number;
@@ -28,7 +30,7 @@ export interface MemoryPlan {
 export const DEFAULT_MEMORY_BUDGET = 4 * 2 ** 30;
 
 /** Forward activations of one batch of `b` images, in floats, and the largest one. */
-function forwardFloats(c: VitConfig, b: number): { floats: number; largest: { floats: number; what: string } } {
+function forwardFloats(c: VitConfig, b: number, half: boolean): { floats: number; largest: { floats: number; what: string } } {
   const n = tokensOf(c);
   const rows = b * n;
   const candidates = [
@@ -39,20 +41,21 @@ function forwardFloats(c: VitConfig, b: number): { floats: number; largest: { fl
   ];
   // Per block: LN1, qkv (3D), attention out, proj + residual, LN2, fc2 + residual (6D in all beside
   // qkv: the residual adds run in the matmul epilogues), fc1 and GELU (2F), the probabilities (H·N)
-  // and the LayerNorm statistics.
-  const perBlock = rows * (9 * c.dim + 2 * c.mlpDim + c.heads * n + 4);
+  // and the LayerNorm statistics. On the f16 path LN1, LN2 and the GELU output take half the bytes.
+  const perBlock = rows * ((half ? 8 : 9) * c.dim + (half ? 1.5 : 2) * c.mlpDim + c.heads * n + 4);
   const embed = b * c.channels * c.imageSize ** 2 * 2 + rows * c.dim * 3;
   const largest = candidates.reduce((a, x) => (x.floats > a.floats ? x : a));
   return { floats: c.depth * perBlock + embed + rows * c.dim * 2 + b * c.classes * 4, largest };
 }
 
-export function planMemory(c: VitConfig, o: { batch: number; evalBatch: number; trainImages: number; testImages: number; teacher?: boolean }): MemoryPlan {
+export function planMemory(c: VitConfig, o: { batch: number; evalBatch: number; trainImages: number; testImages: number; teacher?: boolean; precision?: Precision }): MemoryPlan {
   const parameters = vitParamSpecs(c, 0).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
-  const train = forwardFloats(c, o.batch);
-  const evaluation = forwardFloats(c, o.evalBatch);
+  const half = o.precision === 'f16';
+  const train = forwardFloats(c, o.batch, half);
+  const evaluation = forwardFloats(c, o.evalBatch, half);
   const imageBytes = c.channels * c.imageSize ** 2;
   const parts = {
-    parameters: 4 * 4 * parameters,
+    parameters: (4 * 4 + (half ? 2 : 0)) * parameters,
     datasets: (o.trainImages + o.testImages) * (imageBytes + 4),
     activations: 4 * 1.5 * train.floats,
     evaluation: 4 * evaluation.floats,

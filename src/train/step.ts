@@ -4,11 +4,16 @@
  * Nothing is read back unless asked for; metrics come back asynchronously after the submit.
  */
 import { backward, clearTape, noGrad, softCrossEntropy, sumOf, type Tensor } from '../autograd/index.ts';
-import { AdamW } from '../nn/adamw.ts';
+import { AdamW, type LossScaleState } from '../nn/adamw.ts';
 import { type ForwardOptions, type VisionTransformer, type VitOutput } from '../nn/vit.ts';
 import { type MethodLoss } from '../methods/method.ts';
 
-export interface StepMetrics { loss: number; accuracy: number }
+export interface StepMetrics {
+  loss: number;
+  accuracy: number;
+  /** f16 path: the loss scaler after this step (scale, skipped steps), read with the metrics. */
+  lossScale?: LossScaleState;
+}
 
 export class Trainer {
   constructor(readonly model: VisionTransformer, readonly optimizer: AdamW) {}
@@ -21,7 +26,11 @@ export class Trainer {
     const gpu = this.model.gpu;
     const { loss } = this.record(images, targets, lr);
     let metrics: Promise<StepMetrics> | undefined;
-    if (readMetrics) metrics = readLossAndAccuracy(loss.loss, loss.correct);
+    if (readMetrics) {
+      const scale = this.optimizer.readLossScale();
+      const read = readLossAndAccuracy(loss.loss, loss.correct);
+      metrics = scale ? Promise.all([read, scale]).then(([m, lossScale]) => ({ ...m, lossScale })) : read;
+    }
     gpu.endStep();
     return metrics;
   }
@@ -44,7 +53,7 @@ export class Trainer {
     this.model.params.zeroGrad();
     const out = this.model.forward(images, forward);
     const loss = lossOf(out);
-    backward(loss.loss);
+    backward(loss.loss, this.optimizer.lossScaleSeed ?? 1);
     this.optimizer.update(lr);
     return { out, loss };
   }

@@ -25,11 +25,11 @@ import { type BatchInputs, DEFAULT_METHOD_OPTIONS, type Method, methodByName, ty
 import { areaTargets, clsLoss, type LossInputs } from '../methods/method.ts';
 import { initOwnShares, propagateThroughBlocks } from '../methods/labels.ts';
 import { type BatchMix, gridOf, type MixGeometry, SPATIAL_KINDS } from '../methods/mixing.ts';
-import { AdamW } from '../nn/adamw.ts';
+import { AdamW, DEFAULT_LOSS_SCALE_GROWTH_INTERVAL, type LossScaleState } from '../nn/adamw.ts';
 import { preset, tokensOf, type VitConfig } from '../nn/presets.ts';
 import { Rng } from '../nn/random.ts';
 import { learningRate } from '../nn/schedule.ts';
-import { VisionTransformer, type VitOutput } from '../nn/vit.ts';
+import { type Precision, VisionTransformer, type VitOutput } from '../nn/vit.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { Trainer } from './step.ts';
 
@@ -53,12 +53,16 @@ export interface TrainConfig extends MethodOptions {
   /** Random crop (4 px zero padding) and horizontal flip of training images. */
   augment: boolean;
   evalBatch: number;
+  /** 'f16': f16 products with f32 master weights and dynamic loss scaling (needs shader-f16; src/nn/vit.ts). */
+  precision: Precision;
+  /** f16: good steps after which the loss scale doubles. */
+  lossScaleGrowth: number;
 }
 
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   ...DEFAULT_METHOD_OPTIONS,
   model: 'small', method: 'tl-align', epochs: 10, batch: 128, lr: 1e-3, minLr: 1e-5, warmupEpochs: 1,
-  weightDecay: 0.05, clip: 0, seed: 0, augment: true, evalBatch: 250,
+  weightDecay: 0.05, clip: 0, seed: 0, augment: true, evalBatch: 250, precision: 'f32', lossScaleGrowth: DEFAULT_LOSS_SCALE_GROWTH_INTERVAL,
 };
 
 export function resolveConfig(partial: Partial<TrainConfig>): TrainConfig {
@@ -68,6 +72,8 @@ export function resolveConfig(partial: Partial<TrainConfig>): TrainConfig {
   const positive = ['epochs', 'batch', 'evalBatch'] as const;
   for (const k of positive) if (!Number.isInteger(c[k]) || c[k] <= 0) throw new Error(`${k} must be a positive integer, got ${c[k]}`);
   if (!(c.lr > 0)) throw new Error(`lr must be > 0, got ${c.lr}`);
+  if (c.precision !== 'f32' && c.precision !== 'f16') throw new Error(`precision must be "f32" or "f16", got "${c.precision}"`);
+  if (!Number.isInteger(c.lossScaleGrowth) || c.lossScaleGrowth <= 0) throw new Error(`lossScaleGrowth must be a positive integer, got ${c.lossScaleGrowth}`);
   if (!(c.smoothing >= 0 && c.smoothing < 1)) throw new Error(`label smoothing must be in [0, 1), got ${c.smoothing}`);
   if (!(c.mixupAlpha > 0) || !(c.cutmixAlpha > 0)) throw new Error(`mixing α must be > 0 (mixup ${c.mixupAlpha}, cutmix ${c.cutmixAlpha})`);
   if (!(c.mixupSwitchProb >= 0 && c.mixupSwitchProb <= 1)) throw new Error(`mixup switch probability must be in [0, 1], got ${c.mixupSwitchProb}`);
@@ -240,8 +246,8 @@ export class TrainingRun {
     this.readEvery = Math.max(1, Math.min(readEvery, Math.floor(this.stepsPerEpoch / 4)));
     this.geometry = { imageSize: this.vit.imageSize, patch: this.vit.patch };
 
-    this.model = new VisionTransformer(gpu, this.vit, c.seed, this.method.extraParams?.(this.vit, c.seed, c) ?? []);
-    this.optimizer = new AdamW(this.model.params, { weightDecay: c.weightDecay, maxGradNorm: c.clip });
+    this.model = new VisionTransformer(gpu, this.vit, c.seed, this.method.extraParams?.(this.vit, c.seed, c) ?? [], { precision: c.precision });
+    this.optimizer = new AdamW(this.model.params, { weightDecay: c.weightDecay, maxGradNorm: c.clip, lossScale: { growthInterval: c.lossScaleGrowth } });
     this.trainer = new Trainer(this.model, this.optimizer);
     this.train = uploadDataset(gpu, data.train);
     this.test = uploadDataset(gpu, data.test);
@@ -317,6 +323,13 @@ export class TrainingRun {
     }
     if (this.stepInEpoch === 0) this.gpu.clear(this.lossSum);
     this.trainStep(this.stepInEpoch);
+  }
+
+  /** f16 path: the loss scale, skipped and applied steps (waits for the GPU); undefined with f32. */
+  async lossScale(): Promise<LossScaleState | undefined> {
+    const state = this.optimizer.readLossScale();
+    this.gpu.flush();
+    return state;
   }
 
   /** Sum of this epoch's step losses so far (waits for the GPU). */
@@ -507,8 +520,10 @@ export class TrainingRun {
   /** Weights (timm names), AdamW state and where the run stands, as safetensors. */
   async saveCheckpoint(): Promise<Uint8Array> {
     const epochLossSum = this.stepInEpoch > 0 ? await this.epochLossSum() : 0;
+    const lossScale = await this.lossScale();
     return saveCheckpoint(this.model, this.optimizer, {
       config: this.config, epoch: this.epoch, step: this.step, seed: this.config.seed, history: this.history, epochLossSum,
+      ...(lossScale ? { lossScale } : {}),
     });
   }
 
@@ -534,6 +549,11 @@ export class TrainingRun {
     this.history.splice(0, this.history.length, ...(history ?? []));
     this.orderEpoch = -1;
     if (this.stepInEpoch > 0) this.gpu.write(this.lossSum, Float32Array.of(Number(meta.epochLossSum ?? NaN)));
+    const lossScale = meta.lossScale as LossScaleState | undefined;
+    if (this.optimizer.lossScaleState) {
+      if (!lossScale) throw new Error(`${name}: holds no loss-scale state, so an f16 run cannot resume from it`);
+      this.optimizer.resetLossScale(lossScale.scale, lossScale.applied, lossScale.goodSteps, lossScale.skipped);
+    }
   }
 }
 

@@ -315,7 +315,7 @@ async function start(runId: string, config: RunConfig, resume: boolean, dataUrl:
     const { device, report } = await openDevice(navigator.gpu);
     try {
       checkFits(planMemory(vit, { batch: config.batch, evalBatch: config.evalBatch, trainImages: data.train.count, testImages: data.test.count,
-        teacher: methodByName(config.method).teacher }), report.limits);
+        teacher: methodByName(config.method).teacher, precision: config.precision }), report.limits);
     } catch (e) {
       device.destroy();
       throw e;

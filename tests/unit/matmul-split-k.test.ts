@@ -9,6 +9,7 @@ import { MATMUL_SPLIT_K, encodeMatmul, matmulSplitK, type Dims } from '../../src
 import { type Gpu } from '../../src/gpu/gpu.ts';
 import { openNodeGpu } from '../../src/gpu/node.ts';
 import { Rng } from '../../src/nn/random.ts';
+import { packHalf, roundHalfArray } from '../../src/gpu/half.ts';
 
 test('matmulSplitK: only long-K, K-major single products; S the largest divisor within the bounds', () => {
   // small at batch 128: qkv's weight gradient, 384 × 128 outputs over 128·65 = 8,320 rows; 12 tiles of 64
@@ -34,10 +35,11 @@ function operands(d: Dims, seed: number): Operands {
 
 const ALPHA = 0.5;
 
-async function product(gpu: Gpu, d: Dims, x: Operands, splitK: number, accumulate: boolean): Promise<Float32Array> {
-  const [a, b, c] = [gpu.persistent(x.a.length, 'a'), gpu.persistent(x.b.length, 'b'), gpu.persistent(x.c.length, 'c')];
+/** halfB: B stored in f16, as the f16 path's saved activations are (x.b must hold f16 values). */
+async function product(gpu: Gpu, d: Dims, x: Operands, splitK: number, accumulate: boolean, halfB = false): Promise<Float32Array> {
+  const [a, b, c] = [gpu.persistent(x.a.length, 'a'), gpu.persistent(x.b.length, 'b', halfB ? 'f16' : undefined), gpu.persistent(x.c.length, 'c')];
   gpu.write(a, x.a);
-  gpu.write(b, x.b);
+  gpu.write(b, halfB ? packHalf(x.b) : x.b);
   gpu.write(c, x.c);
   encodeMatmul(gpu, a, b, c, d, { transA: true, transB: false, accumulate, alpha: ALPHA, splitK });
   return gpu.read(c);
@@ -75,6 +77,17 @@ test('a split product matches float64 as the unsplit one does: vec4 and scalar k
         const worst = Math.max(...got.map((v, i) => Math.abs(v - ref.value[i]) / ref.scale[i]));
         assert.ok(worst <= 1e-5, `M=${d.M} N=${d.N} K=${d.K} S=${s} accumulate=${accumulate}: worst ${worst}`);
       }
+    }
+  }
+  if (gpu.device.features.has('shader-f16')) {
+    const d = { batch: 1, M: 20, N: 12, K: 640 };
+    const x = operands(d, 8);
+    x.b = roundHalfArray(x.b);
+    const ref = reference(d, x, true);
+    for (const s of [1, 5]) {
+      const got = await product(gpu, d, x, s, true, true);
+      const worst = Math.max(...got.map((v, i) => Math.abs(v - ref.value[i]) / ref.scale[i]));
+      assert.ok(worst <= 1e-5, `f16 B, S=${s}: worst ${worst}`);
     }
   }
   assert.throws(() => encodeMatmul(gpu, gpu.temp(640 * 20), gpu.temp(640 * 12), gpu.temp(240), { batch: 1, M: 20, N: 12, K: 640 },

@@ -16,15 +16,17 @@ test('the estimate covers what a step and an evaluation allocate, within 25%', a
     { model: 'test', batch: 32, modelOverrides: {} },
     { model: 'test', batch: 64, modelOverrides: {} },
     { model: 'test', batch: 32, modelOverrides: { dim: 64, mlpDim: 256, depth: 3 } },
+    { model: 'test', batch: 32, modelOverrides: { dim: 64, mlpDim: 256, depth: 3 }, precision: 'f16' as const },
   ];
   for (const c of cases) {
     const gpu = await openNodeGpu();
+    if (c.precision && !gpu.device.features.has(`shader-${c.precision}` as GPUFeatureName)) { gpu.device.destroy(); continue; }
     const run = new TrainingRun(gpu, data, { ...c, method: 'tl-align', epochs: 1, evalBatch: 64 });
     run.stepOnce();
     run.stepOnce();
     await run.epochLossSum();
     await run.evaluate({ logits: true });
-    const plan = planMemory(vitConfigOf(c), { batch: c.batch, evalBatch: 64, trainImages: 256, testImages: 64 });
+    const plan = planMemory(vitConfigOf(c), { batch: c.batch, evalBatch: 64, trainImages: 256, testImages: 64, precision: c.precision });
     gpu.device.destroy();
     const ratio = plan.total / gpu.bytesCreated;
     console.log(`${JSON.stringify(c)}: created ${gpu.bytesCreated} B, estimated ${plan.total} B (×${ratio.toFixed(2)})`);

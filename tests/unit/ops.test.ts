@@ -17,6 +17,10 @@ const EXPECTED = [
   'patch_tokens', 'swap_tokens', 'pool_regions', 'max_tokens', 'binary_cross_entropy', 'mean_pairwise_cosine', 'context_scores',
   'loss_tokenmix_bce', 'loss_tokenmix_teacher_ce', 'loss_token_labeling', 'loss_diversepatch', 'loss_diversepatch_paper',
 ];
+/** Checked after the others on adapters with shader-f16 (tests/unit/f16.test.ts runs them alone). */
+const EXPECTED_F16 = [
+  'matmul_f16_weight', 'matmul_f16_both_vec4', 'matmul_f16_both_scalar', 'matmul_f16_gelu_out', 'matmul_f16_gelu_out_vec4', 'matmul_f16_vec4_tile128', 'layernorm_f16_out',
+];
 
 let gpu: Gpu;
 before(async () => { gpu = await openNodeGpu(); });
@@ -32,7 +36,8 @@ function table(results: OpCheck[]): string {
 
 test('every op matches its float64 reference (forward, backward, finite differences)', async (t) => {
   const results = await checkOps(gpu, 0);
-  assert.deepEqual(results.map((o) => o.name), EXPECTED, 'one check per op, in order');
+  const expected = gpu.device.features.has('shader-f16') ? [...EXPECTED, ...EXPECTED_F16] : EXPECTED;
+  assert.deepEqual(results.map((o) => o.name), expected, 'one check per op, in order');
   assert.deepEqual(gpu.errors, []);
   for (const o of results) {
     await t.test(`${o.name}: ${o.shapes}`, () => {

@@ -36,18 +36,25 @@ test('same seed, same numbers; another seed, other numbers', async () => {
   assert.ok(a.every((e) => Number.isFinite(e.train_loss) && e.test_acc >= 0 && e.test_acc <= 1));
 });
 
-test('a run resumed from a checkpoint continues exactly as an uninterrupted one', async () => {
-  const straight = await losses(new TrainingRun(gpu, data, { ...small, seed: 1 }), 2);
-  const first = new TrainingRun(gpu, data, { ...small, seed: 1 });
-  await first.runEpoch();
-  const bytes = await first.saveCheckpoint();
-  const resumed = new TrainingRun(gpu, data, { ...small, seed: 1 });
-  resumed.restore(bytes, 'mid.safetensors');
-  assert.equal(resumed.epoch, 1);
-  assert.equal(resumed.history.length, 1);
-  const rest = await losses(resumed, 1);
-  assert.deepEqual([...resumed.history.slice(0, 1).map(({ train_loss, test_loss, test_acc }) => ({ train_loss, test_loss, test_acc })), ...rest], straight);
-});
+for (const precision of ['f32', 'f16'] as const) {
+  test(`${precision}: a run resumed from a checkpoint continues exactly as an uninterrupted one`, async (t) => {
+    if (precision === 'f16' && !gpu.device.features.has('shader-f16')) { t.skip('the adapter has no shader-f16'); return; }
+    const config = { ...small, seed: 1, precision };
+    const straightRun = new TrainingRun(gpu, data, config);
+    const straight = await losses(straightRun, 2);
+    const first = new TrainingRun(gpu, data, config);
+    await first.runEpoch();
+    const bytes = await first.saveCheckpoint();
+    const resumed = new TrainingRun(gpu, data, config);
+    resumed.restore(bytes, 'mid.safetensors');
+    assert.equal(resumed.epoch, 1);
+    assert.equal(resumed.history.length, 1);
+    const rest = await losses(resumed, 1);
+    assert.deepEqual([...resumed.history.slice(0, 1).map(({ train_loss, test_loss, test_acc }) => ({ train_loss, test_loss, test_acc })), ...rest], straight);
+    // f16: the loss scaler (scale, good, skipped and applied steps) travels in the checkpoint
+    assert.deepEqual(await resumed.lossScale(), await straightRun.lossScale());
+  });
+}
 
 test('resuming from a weights-only file is refused', async () => {
   const { saveCheckpoint } = await import('../../src/train/checkpoint.ts');

@@ -49,17 +49,18 @@ function checkParams(op: string, dim: number, gamma: Tensor, beta: Tensor): void
   if (gamma.size !== dim || beta.size !== dim) throw new Error(`${op}: gamma/beta of ${gamma.size}/${beta.size} for dim ${dim}`);
 }
 
-export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = LAYERNORM_EPS): Tensor {
+/** halfOutput: y stored in f16 (the f16 path, where y only feeds a product); its gradient stays f32. */
+export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = LAYERNORM_EPS, o: { halfOutput?: boolean } = {}): Tensor {
   const gpu = x.gpu;
   const dim = x.shape[x.shape.length - 1];
   checkParams('layerNorm', dim, gamma, beta);
   const rows = x.size / dim;
   const WG = layerNormRowThreads(dim);
-  const y = tempTensor(gpu, x.shape, 'layernorm');
+  const y = tempTensor(gpu, x.shape, 'layernorm', o.halfOutput ? 'f16' : undefined);
   const stats = gpu.temp(2 * rows);
   const p = lnParams(rows, dim, eps);
   gpu.run('layernorm', 'layernorm_forward', p,
-    { x: x.storage, r: x.storage, gamma: gamma.storage, beta: beta.storage, y: y.storage, stats }, rowsGrid(rows), { WG });
+    { x: x.storage, r: x.storage, gamma: gamma.storage, beta: beta.storage, y: y.storage, stats }, rowsGrid(rows), { WG }, o.halfOutput ? ['Y_T'] : []);
   return record('layernorm', [x, gamma, beta], y, (dy) => {
     gradInto(x, (dx, accumulate) =>
       gpu.run('layernorm', 'layernorm_backward_input', { ...p, write_x: accumulate ? 2 : 1 },

@@ -13,6 +13,11 @@
  * With GELU the forward also writes the pre-activation V, and the backward first forms
  * dV = dC · GELU'(V) (gelu.wgsl's gelu_backward) and uses dV for dC above.
  *
+ * Mixed precision (shader-f16): an operand or the output whose Storage is f16 selects the kernel
+ * variant that reads (writes) f16; products accumulate in f32. `halfB` is an f16 copy of B (the
+ * weight copy AdamW writes) read by the forward and by dA in B's place, so the backward uses what
+ * the forward used; B's gradient is still formed in f32. An f16 A is read as f16 by dB too.
+ *
  * Kernel choice (encodeMatmul): the vec4 kernel (8×8 per thread, 64×64 or 128×128 tiles) when
  * N and each operand's contiguous dimension are multiples of 4, the scalar 4×4 kernel otherwise.
  */
@@ -32,6 +37,10 @@ export interface MatmulOptions {
   activation?: 'gelu';
   /** Added in the epilogue: a tensor of the output's size (not with an activation). */
   residual?: Tensor;
+  /** An f16 copy of b (same shape), read instead of b by the products; b receives the gradient. */
+  halfB?: Tensor;
+  /** Store the output in f16 (an activation only read by another product); its gradient stays f32. */
+  halfOutput?: boolean;
   /**
    * Forces a kernel for every product of this op, forward and backward, where it applies (tests;
    * a vec4 kernel falls back to the scalar one for shapes it cannot take). Default: matmulKernel.
@@ -126,10 +135,10 @@ export interface EncodeMatmulOptions {
 export function encodeMatmul(gpu: Gpu, a: Storage, b: Storage, c: Storage, d: Dims, o: EncodeMatmulOptions): void {
   const gelu = o.activation === 'gelu';
   if (gelu && (!o.pre || o.accumulate || o.residual)) throw new Error('matmul: a GELU epilogue needs a pre-activation buffer, and no accumulate or residual');
-  const slices = o.splitK ?? (o.bias || gelu || o.residual ? 1 : matmulSplitK(d, o.transA, o.transB));
+  const slices = o.splitK ?? (o.bias || gelu || o.residual || c.dtype ? 1 : matmulSplitK(d, o.transA, o.transB));
   if (slices > 1) {
-    if (d.batch !== 1 || !o.transA || o.transB || d.K % slices !== 0 || o.bias || gelu || o.residual) {
-      throw new Error(`matmul: split-K needs one product with K-major operands (transA, not transB), no epilogue, and ${slices} dividing K=${d.K}`);
+    if (d.batch !== 1 || !o.transA || o.transB || d.K % slices !== 0 || o.bias || gelu || o.residual || c.dtype) {
+      throw new Error(`matmul: split-K needs one product with K-major operands (transA, not transB), an f32 output, no epilogue, and ${slices} dividing K=${d.K}`);
     }
     const k = d.K / slices;
     const partials = gpu.temp(slices * d.M * d.N);
@@ -156,31 +165,35 @@ function encodeSlices(gpu: Gpu, a: Storage, b: Storage, c: Storage, d: Dims, o: 
   // Absent operands are bound to A, never read.
   const bias = o.bias ?? a;
   const residual = o.residual ?? a;
+  const half = [a.dtype && 'A_T', b.dtype && 'B_T', c.dtype && 'C_T'].filter((x): x is string => !!x);
+  if (o.bias?.dtype || o.residual?.dtype || o.pre?.dtype) throw new Error('matmul: bias, residual and pre-activation must be f32');
   if (kernel === 'scalar') {
     const { BM, BN, BK } = MATMUL_TILE;
     const bindings: Record<string, Storage> = gelu ? { a, b, bias, c, pre: o.pre!, residual } : { a, b, bias, c, residual };
-    gpu.run('matmul', gelu ? 'matmul_gelu' : 'matmul', params, bindings, [Math.ceil(d.N / BN), Math.ceil(d.M / BM), z], { BM, BN, BK });
+    gpu.run('matmul', gelu ? 'matmul_gelu' : 'matmul', params, bindings, [Math.ceil(d.N / BN), Math.ceil(d.M / BM), z], { BM, BN, BK }, half);
   } else {
     const { BM, BN, BK } = MATMUL_VEC4_TILES[kernel === 'vec4-128' ? 'large' : 'small'];
     const bindings: Record<string, Storage> = gelu ? { a4: a, b4: b, bias, c4: c, pre4: o.pre!, residual4: residual } : { a4: a, b4: b, bias, c4: c, residual4: residual };
-    gpu.run('matmul', gelu ? 'matmul_vec4_gelu' : 'matmul_vec4', params, bindings, [Math.ceil(d.N / BN), Math.ceil(d.M / BM), z], { BM, BN, BK });
+    gpu.run('matmul', gelu ? 'matmul_vec4_gelu' : 'matmul_vec4', params, bindings, [Math.ceil(d.N / BN), Math.ceil(d.M / BM), z], { BM, BN, BK }, half);
   }
 }
 
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
-  const { transA = false, transB = false, bias, alpha = 1, activation, residual, kernel: forced } = options;
+  const { transA = false, transB = false, bias, alpha = 1, activation, residual, halfB, halfOutput, kernel: forced } = options;
   const gpu = a.gpu;
   const dims = matmulDims(a.shape, b.shape, transA, transB);
   if (bias && bias.size !== dims.N) throw new Error(`matmul: bias of ${bias.size} values for ${dims.N} output columns`);
   const shape = dims.batch > 1 || a.shape.length === 3 || b.shape.length === 3 ? [dims.batch, dims.M, dims.N] : [dims.M, dims.N];
   // A batch of row-major A against one shared B is a single 2-D product with batch·M rows.
   const d: Dims = dims.sharedB && !transA ? { batch: 1, M: dims.batch * dims.M, N: dims.N, K: dims.K } : dims;
-  const c = tempTensor(gpu, shape, activation ? `matmul_${activation}` : 'matmul');
+  if (halfB && (halfB.storage.dtype !== 'f16' || halfB.size !== b.size)) throw new Error(`matmul: halfB must be an f16 copy of b [${b.shape}]`);
+  const bRead = halfB?.storage ?? b.storage;
+  const c = tempTensor(gpu, shape, activation ? `matmul_${activation}` : 'matmul', halfOutput ? 'f16' : undefined);
   const pre = activation ? gpu.temp(c.size) : undefined;
   const encode = (x: Storage, y: Storage, out: Storage, dd: Dims, o: EncodeMatmulOptions) =>
     encodeMatmul(gpu, x, y, out, dd, { ...o, kernel: forced && (forced === 'scalar' || matmulVec4Ok(dd, o.transA, o.transB)) ? forced : undefined });
   if (residual && residual.size !== c.size) throw new Error(`matmul: residual [${residual.shape}] for an output [${shape}]`);
-  encode(a.storage, b.storage, c.storage, d, { transA, transB, bias: bias?.storage, accumulate: false, alpha, activation, pre, residual: residual?.storage });
+  encode(a.storage, bRead, c.storage, d, { transA, transB, bias: bias?.storage, accumulate: false, alpha, activation, pre, residual: residual?.storage });
 
   const inputs = [a, b, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
   return record(activation ? `matmul_${activation}` : 'matmul', inputs, c, (dOut) => {
@@ -203,8 +216,8 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     const full = { batch: d.batch, sharedA: false, sharedB: false };
     sharedGrad(a, d.sharedA, (dA, accumulate) => {
       const g = { ...full, sharedA: d.sharedB };
-      if (transA) encode(b.storage, dC, dA, { ...g, M: d.K, N: d.M, K: d.N }, { transA: transB, transB: true, accumulate, alpha });
-      else encode(dC, b.storage, dA, { ...full, sharedB: d.sharedB, M: d.M, N: d.K, K: d.N }, { transA: false, transB: !transB, accumulate, alpha });
+      if (transA) encode(bRead, dC, dA, { ...g, M: d.K, N: d.M, K: d.N }, { transA: transB, transB: true, accumulate, alpha });
+      else encode(dC, bRead, dA, { ...full, sharedB: d.sharedB, M: d.M, N: d.K, K: d.N }, { transA: false, transB: !transB, accumulate, alpha });
     });
     sharedGrad(b, d.sharedB, (dB, accumulate) => {
       if (transB) encode(dC, a.storage, dB, { ...full, sharedB: d.sharedA, M: d.N, N: d.K, K: d.M }, { transA: true, transB: transA, accumulate, alpha });
