@@ -49,18 +49,22 @@ fn clip_coefficient() -> f32 {
   return min(1.0, p.max_norm / (sqrt(norm_sq[0]) + 1e-6));
 }
 
-@compute @workgroup_size(WG)
-fn adamw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flat(gid, nwg);
-  if (i >= p.n) { return; }
-  let g = grads[i] * clip_coefficient();
+/** Decoupled weight decay and the Adam moments for element i with gradient g; returns θ' (the caller stores it). */
+fn adam_step(i: u32, g: f32, bias_correction1: f32, bias_correction2: f32) -> f32 {
   var theta = params[i];
   if (i < p.decay_end) { theta -= p.lr * p.weight_decay * theta; }
   let m = p.beta1 * exp_avg[i] + (1.0 - p.beta1) * g;
   let v = p.beta2 * exp_avg_sq[i] + (1.0 - p.beta2) * g * g;
   exp_avg[i] = m;
   exp_avg_sq[i] = v;
-  params[i] = theta - p.lr * (m / p.bias_correction1) / (sqrt(v / p.bias_correction2) + p.eps);
+  return theta - p.lr * (m / bias_correction1) / (sqrt(v / bias_correction2) + p.eps);
+}
+
+@compute @workgroup_size(WG)
+fn adamw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat(gid, nwg);
+  if (i >= p.n) { return; }
+  params[i] = adam_step(i, grads[i] * clip_coefficient(), p.bias_correction1, p.bias_correction2);
 }
 
 @compute @workgroup_size(WG)
@@ -84,13 +88,7 @@ fn adamw_mixed(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   if (p.max_norm > 0.0) { clip = min(1.0, p.max_norm / (sqrt(norm_sq[0]) * inv_scale + 1e-6)); }
   let g = grads[i] * inv_scale * clip;
   let t = f32(loss_scale.applied + 1u);
-  var theta = params[i];
-  if (i < p.decay_end) { theta -= p.lr * p.weight_decay * theta; }
-  let m = p.beta1 * exp_avg[i] + (1.0 - p.beta1) * g;
-  let v = p.beta2 * exp_avg_sq[i] + (1.0 - p.beta2) * g * g;
-  exp_avg[i] = m;
-  exp_avg_sq[i] = v;
-  theta -= p.lr * (m / (1.0 - pow(p.beta1, t))) / (sqrt(v / (1.0 - pow(p.beta2, t))) + p.eps);
+  let theta = adam_step(i, g, 1.0 - pow(p.beta1, t), 1.0 - pow(p.beta2, t));
   params[i] = theta;
   params_half[i] = HALF_T(theta);
 }
