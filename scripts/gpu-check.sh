@@ -36,6 +36,7 @@ echo "gpu-check: ${name:-no NVIDIA GPU named}; f32 peak ${peak:-unknown} GFLOP/s
 
 run() { # run NAME SECONDS CMD...: output to $out/NAME.log and the terminal, killed after SECONDS
   local name=$1 limit=$2; shift 2
+  [ "$limit" -ge 30 ] || limit=30 # a spent budget still lets a step start and report
   echo "== $name (limit ${limit} s): $*"
   timeout --kill-after=10 "$limit" "$@" 2>&1 | tee "$out/$name.log"
   local rc=${PIPESTATUS[0]}
