@@ -5,6 +5,7 @@
 import { adapterName, openDevice } from '../gpu/device.ts';
 import { Gpu } from '../gpu/gpu.ts';
 import { benchPreset, type EngineName, ENGINES, type PeerBenchOptions, type PeerBenchReport, reportTables, runPeerBench } from './peers-bench.ts';
+import { loadTfjsWebgpu } from './peers/load-tfjs-webgpu.ts';
 
 declare global {
   interface Window { __bench?: PeerBenchReport; __benchError?: string }
@@ -37,12 +38,6 @@ function optionsFromUrl(q: URLSearchParams): PeerBenchOptions {
     labelflowExtras: !q.has('no-extras'),
     adam: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05 },
   };
-}
-
-async function loadTfjsWebgpu() {
-  const tf = await import('./peers/tfjs-webgpu.ts');
-  if (!(await tf.setBackend('webgpu'))) throw new Error('TF.js: the WebGPU backend did not initialise');
-  return tf;
 }
 
 async function run(): Promise<void> {

@@ -10,6 +10,7 @@ import { cpus } from 'node:os';
 import { adapterName } from '../gpu/device.ts';
 import { installNavigator, openNodeGpu } from '../gpu/node.ts';
 import { type EngineName, ENGINES, type PeerBenchOptions, benchPreset, reportTables, runPeerBench } from '../bench/peers-bench.ts';
+import { loadTfjsWebgpu } from '../bench/peers/load-tfjs-webgpu.ts';
 import { createTfjsPeer } from '../bench/peers/tfjs.ts';
 import { loadTfjs, type Tf } from '../check/tfjs-runtime.ts';
 import { type FlagSpec, parseArgsOrExit } from './args.ts';
@@ -32,12 +33,8 @@ const FLAGS = {
  * machine has no esbuild for loadTfjs to bundle it at run time.
  */
 declare const LABELFLOW_BUNDLE: boolean | undefined;
-async function tfjsWebgpu(): Promise<Tf> {
-  if (typeof LABELFLOW_BUNDLE === 'undefined' || !LABELFLOW_BUNDLE) return loadTfjs('webgpu');
-  const tf = (await import('../bench/peers/tfjs-webgpu.ts')) as unknown as Tf;
-  if (!(await tf.setBackend('webgpu'))) throw new Error('TF.js: the WebGPU backend did not initialise');
-  return tf;
-}
+const tfjsWebgpu = (): Promise<Tf> =>
+  (typeof LABELFLOW_BUNDLE !== 'undefined' && LABELFLOW_BUNDLE ? loadTfjsWebgpu() : loadTfjs('webgpu'));
 
 async function main(): Promise<void> {
   const flags = parseArgsOrExit('npm run bench:peers --', process.argv.slice(2), FLAGS);
