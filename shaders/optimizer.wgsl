@@ -44,9 +44,10 @@ override WG: u32 = 256;
 
 fn flat(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * WG; }
 
-fn clip_coefficient() -> f32 {
+/** The clip factor for gradients whose squared norm is norm_sq[0]; `inv_scale` unscales that norm (1/S on the f16 path, else 1). */
+fn clip_coefficient(inv_scale: f32) -> f32 {
   if (p.max_norm <= 0.0) { return 1.0; }
-  return min(1.0, p.max_norm / (sqrt(norm_sq[0]) + 1e-6));
+  return min(1.0, p.max_norm / (sqrt(norm_sq[0]) * inv_scale + 1e-6));
 }
 
 /** Decoupled weight decay and the Adam moments for element i with gradient g; returns θ' (the caller stores it). */
@@ -64,14 +65,14 @@ fn adam_step(i: u32, g: f32, bias_correction1: f32, bias_correction2: f32) -> f3
 fn adamw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flat(gid, nwg);
   if (i >= p.n) { return; }
-  params[i] = adam_step(i, grads[i] * clip_coefficient(), p.bias_correction1, p.bias_correction2);
+  params[i] = adam_step(i, grads[i] * clip_coefficient(1.0), p.bias_correction1, p.bias_correction2);
 }
 
 @compute @workgroup_size(WG)
 fn clip_gradients(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flat(gid, nwg);
   if (i >= p.n) { return; }
-  grads[i] *= clip_coefficient();
+  grads[i] *= clip_coefficient(1.0);
 }
 
 /** inf or NaN: all exponent bits set (a bit test, which fast-math cannot fold away like x != x). */
@@ -84,9 +85,7 @@ fn adamw_mixed(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   let i = flat(gid, nwg);
   if (i >= p.n || overflowed()) { return; }
   let inv_scale = 1.0 / loss_scale.scale;
-  var clip = 1.0;
-  if (p.max_norm > 0.0) { clip = min(1.0, p.max_norm / (sqrt(norm_sq[0]) * inv_scale + 1e-6)); }
-  let g = grads[i] * inv_scale * clip;
+  let g = grads[i] * inv_scale * clip_coefficient(inv_scale);
   let t = f32(loss_scale.applied + 1u);
   let theta = adam_step(i, g, 1.0 - pow(p.beta1, t), 1.0 - pow(p.beta2, t));
   params[i] = theta;
