@@ -101,6 +101,8 @@ interface TrainingResult {
   batch: number;
   stepMs?: number;
   imagesPerSecond?: number;
+  /** Kernel dispatches in one step (AdamW with clipping, as the bench's trainer runs it). */
+  dispatches?: number;
   /** CPU time to record and submit one step (inside the wall time). */
   encodeMs?: number;
   gflops?: number;
@@ -285,19 +287,22 @@ async function timeTraining(gpu: Gpu, name: string, c: VitConfig, batch: number,
   }
   const stepMs: number[] = [];
   const encodeMs: number[] = [];
+  let dispatches = 0;
   for (let s = 0; s < mode.samples; s++) {
     const t0 = performance.now();
     for (let k = 0; k < mode.stepsPerSample; k++) {
       const e0 = performance.now();
+      const d0 = gpu.dispatches;
       trainer.step(images, targets, lr, false);
       encodeMs.push(performance.now() - e0);
+      dispatches = gpu.dispatches - d0;
     }
     await gpu.sync();
     stepMs.push((performance.now() - t0) / mode.stepsPerSample);
   }
   const ms = median(stepMs);
   const result: TrainingResult = {
-    preset: name, precision, parameters: model.parameterCount, batch, stepMs: ms, imagesPerSecond: (batch * 1000) / ms,
+    preset: name, precision, parameters: model.parameterCount, batch, dispatches, stepMs: ms, imagesPerSecond: (batch * 1000) / ms,
     encodeMs: median(encodeMs), gflops: (3 * vitForwardFlops(c) * batch) / ms / 1e6,
   };
   const { perSample, timings } = await timestamped(gpu, Math.min(3, mode.samples), () => trainer.step(images, targets, lr, false), () => true);
@@ -388,8 +393,8 @@ async function main(): Promise<void> {
   const precisions: Precision[] = report.adapter.features.includes('shader-f16') ? ['f32', 'f16'] : ['f32'];
   for (const p of mode.presets) for (const precision of precisions) report.training.push(await benchTraining(p, mode.trainBatch, mode, precision));
   console.log(table('training step (forward + loss + backward + AdamW, one submit)',
-    ['preset', 'precision', 'params', 'batch', 'step ms', 'images/s', 'encode ms', '≈GFLOP/s', 'gpu step ms', 'top kernel (gpu ms)'],
-    report.training.map((r) => [r.preset, r.precision, r.parameters, r.batch, f1(r.stepMs), f1(r.imagesPerSecond), f3(r.encodeMs), f1(r.gflops), f1(r.gpuStepMs),
+    ['preset', 'precision', 'params', 'batch', 'dispatches', 'step ms', 'images/s', 'encode ms', '≈GFLOP/s', 'gpu step ms', 'top kernel (gpu ms)'],
+    report.training.map((r) => [r.preset, r.precision, r.parameters, r.batch, r.dispatches, f1(r.stepMs), f1(r.imagesPerSecond), f3(r.encodeMs), f1(r.gflops), f1(r.gpuStepMs),
       r.kernels?.[0] ? `${r.kernels[0].label} ×${r.kernels[0].count} (${f1(r.kernels[0].ms)})` : undefined])));
   for (const r of report.matmul) if (r.skipped) report.notes.push(`matmul ${r.size} skipped: ${r.skipped}`);
   for (const r of report.attention) if (r.skipped) report.notes.push(`attention ${r.preset} (batch ${r.batch}) skipped: ${r.skipped}`);
