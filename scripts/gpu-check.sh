@@ -4,7 +4,8 @@
 #   there:  source .gpu-runtime/activate.sh && bash scripts/gpu-check.sh   (carry both folders)
 # Writes into $OUT (or gpu-check-out/): gpu.txt, peers.json/.log, bench.json/.log, train.json/.log.
 #   1. bench:peers on `small` and `base`, batch 128, matmul 256–2048 against the f32 peak;
-#   2. npm run bench (labelflow's kernels, per-kernel GPU times; f32 and, with shader-f16, f16);
+#   2. npm run bench (labelflow's kernels, per-kernel GPU times, the split-K sweep of the weight
+#      gradients; f32 and, with shader-f16, f16);
 #   3. time to 80% CIFAR-10 test accuracy with `small`, stopping at 80% or at the time left.
 # Every step has its own time limit, so one that hangs cannot take the others' time.
 # GPU_CHECK_SECONDS (default 540): the whole budget. GPU_CHECK_QUICK=1: tiny shapes, for a
@@ -53,7 +54,7 @@ if [ -n "$quick" ]; then
 fi
 
 run peers 170 node .gpu-kit/bench-peers.mjs --presets small,base --batch 128 --sizes 256,512,1024,2048 ${peak:+--peak-gflops "$peak"} --json "$out/peers.json"
-run bench 80 node .gpu-kit/bench.mjs --presets small,base --sizes 1024,2048 --json "$out/bench.json"
+run bench 90 node .gpu-kit/bench.mjs --presets small,base --sizes 1024,2048 --json "$out/bench.json"
 # The rest of the budget, less a margin for loading the data and the last epoch, goes to training.
 minutes=$(awk -v s="$(left)" 'BEGIN { m = (s - 60) / 60; if (m < 1) m = 1; printf "%.1f", m }')
 # The cosine schedule is fixed at the start, so the epoch count is fitted to the time: from the

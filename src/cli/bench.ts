@@ -6,7 +6,10 @@
  *      wall clock around gpu.sync() (submit → onSubmittedWorkDone) and, with timestamp-query, per
  *      dispatch on the GPU's own clock
  *   3. attention forward and forward+backward at each preset's ViT shapes (autograd op)
- *   4. full training steps (forward, loss, backward, AdamW) per preset, f32 and (where the adapter
+ *   4. the weight-gradient products dW = dCᵀ·X of each preset's linear layers at the training
+ *      batch, with every K-slice count S in a sweep (matmulSplitK's choice marked), so that one
+ *      run on a GPU gives the data to tune MATMUL_SPLIT_K
+ *   5. full training steps (forward, loss, backward, AdamW) per preset, f32 and (where the adapter
  *      has shader-f16) f16: images/s by the wall clock (CPU encoding included), and the GPU time
  *      of one step from timestamps
  *
@@ -28,7 +31,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { attention, backwardFrom, noGrad, tensorFrom, type Tensor } from '../autograd/index.ts';
-import { encodeMatmul } from '../autograd/ops/matmul.ts';
+import { encodeMatmul, matmulSplitK, type Dims } from '../autograd/ops/matmul.ts';
 import { adapterName, type AdapterReport } from '../gpu/device.ts';
 import { type Gpu, type KernelTiming } from '../gpu/gpu.ts';
 import { openNodeGpu } from '../gpu/node.ts';
@@ -46,6 +49,7 @@ const FLAGS = {
   presets: { type: 'list', value: 'test,peer', help: 'attention/training presets (quick: test,peer; full: test,peer,small,base)' },
   batch: { type: 'number', help: 'training batch (quick: 16; full: 128)' },
   'attention-batch': { type: 'number', help: 'attention batch (quick: 8; full: 128)' },
+  'no-split-k': { type: 'boolean', help: 'skip the split-K sweep of the weight-gradient products' },
   samples: { type: 'number', help: 'timed samples per figure, median reported (quick: 5; full: 7)' },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -94,6 +98,22 @@ interface AttentionResult {
   gpuForwardBackwardMs?: number;
 }
 
+interface SplitKResult {
+  preset: string;
+  /** The linear layer whose weight gradient this is: [out, in] = [M, N], K = batch × tokens. */
+  layer: string;
+  M: number;
+  N: number;
+  K: number;
+  /** matmulSplitK's choice for these dimensions. */
+  auto: number;
+  /** Per slice count: wall ms per product (submit → done, `reps` per submit) and GPU ms (all its kernels). */
+  runs: { slices: number; wallMs: number; gpuMs?: number }[];
+  /** The slice count with the lowest time (GPU time where the adapter has timestamps). */
+  best?: number;
+  skipped?: string;
+}
+
 interface TrainingResult {
   preset: string;
   precision: Precision;
@@ -121,6 +141,7 @@ interface BenchReport {
   adapter: AdapterReport & { name: string; timestamps: boolean };
   matmul: MatmulResult[];
   attention: AttentionResult[];
+  splitK: SplitKResult[];
   training: TrainingResult[];
   notes: string[];
 }
@@ -234,6 +255,60 @@ async function timeAttention(gpu: Gpu, c: VitConfig, batch: number, mode: Mode) 
   if (fb.perSample.length) result.gpuForwardBackwardMs = median(fb.perSample) / ATTENTION_REPS;
   for (const t of [qkv, dOut]) t.storage.buffer.destroy();
   return result;
+}
+
+// ------------------------------------------------------------------ split-K sweep
+
+/** The weight-gradient products of one block of a preset: dW [out, in] = dCᵀ [out, B·N] · X [B·N, in]. */
+function weightGradientShapes(c: VitConfig, batch: number): { layer: string; M: number; N: number; K: number }[] {
+  const K = batch * tokensOf(c);
+  return [
+    { layer: 'qkv', M: 3 * c.dim, N: c.dim, K },
+    { layer: 'proj', M: c.dim, N: c.dim, K },
+    { layer: 'fc1', M: c.mlpDim, N: c.dim, K },
+    { layer: 'fc2', M: c.dim, N: c.mlpDim, K },
+  ];
+}
+
+/** Slice counts to try: 1, matmulSplitK's choice, and for each power of two up to 256 the largest divisor of K not above it. */
+function splitKCandidates(K: number, auto: number): number[] {
+  const set = new Set([1, auto]);
+  for (let p = 2; p <= 256 && p <= K / 16; p *= 2) {
+    let s = p;
+    while (K % s !== 0) s--;
+    set.add(s);
+  }
+  return [...set].sort((a, b) => a - b);
+}
+
+async function benchSplitK(gpu: Gpu, name: string, shape: { layer: string; M: number; N: number; K: number }, mode: Mode): Promise<SplitKResult> {
+  const { M, N, K } = shape;
+  const d: Dims = { batch: 1, M, N, K };
+  const auto = matmulSplitK(d, true, false);
+  const base = { preset: name, ...shape, auto };
+  const problem = fitProblem(gpu, [K * Math.max(M, N)]);
+  if (problem) return { ...base, runs: [], skipped: problem };
+  const candidates = splitKCandidates(K, auto).filter((s) => s === 1 || !fitProblem(gpu, [s * M * N]));
+  const rng = new Rng(K);
+  const dC = randomTensor(gpu, [K, M], rng);
+  const x = randomTensor(gpu, [K, N], rng);
+  const dW = randomTensor(gpu, [M, N], rng);
+  const reps = Math.max(2, Math.min(32, Math.round(2 ** 30 / (2 * M * N * K))));
+  const runs: SplitKResult['runs'] = [];
+  for (const slices of candidates) {
+    const record = () => {
+      for (let r = 0; r < reps; r++) encodeMatmul(gpu, dC.storage, x.storage, dW.storage, d, { transA: true, transB: false, accumulate: true, alpha: 1, splitK: slices });
+    };
+    for (let w = 0; w < mode.warmup; w++) await timeSubmit(gpu, record);
+    const wall: number[] = [];
+    for (let s = 0; s < mode.samples; s++) wall.push((await timeSubmit(gpu, record)) / reps);
+    const { perSample } = await timestamped(gpu, mode.samples, record, () => true);
+    runs.push({ slices, wallMs: median(wall), gpuMs: perSample.length ? median(perSample) / reps : undefined });
+  }
+  for (const t of [dC, x, dW]) t.storage.buffer.destroy();
+  const time = (r: SplitKResult['runs'][number]) => r.gpuMs ?? r.wallMs;
+  const best = runs.reduce((a, r) => (time(r) < time(a) ? r : a)).slices;
+  return { ...base, runs, best };
 }
 
 // ------------------------------------------------------------------ training
@@ -366,6 +441,7 @@ async function main(): Promise<void> {
     adapter: { ...gpu.adapter, name: adapterName(gpu.adapter), timestamps: gpu.hasTimestamps },
     matmul: [],
     attention: [],
+    splitK: [],
     training: [],
     notes: [],
   };
@@ -389,6 +465,22 @@ async function main(): Promise<void> {
     report.attention.map((r) => [r.preset, r.batch, r.tokens, r.heads, r.headDim, f3(r.forwardMs), f3(r.forwardBackwardMs),
       f1(r.forwardBackwardGflops), f3(r.gpuForwardMs), f3(r.gpuForwardBackwardMs)])));
 
+  if (!flags['no-split-k']) {
+    for (const p of mode.presets) {
+      for (const shape of weightGradientShapes(preset(p), mode.trainBatch)) {
+        report.splitK.push(await withDevice((g) => benchSplitK(g, p, shape, mode), (message) => ({ preset: p, ...shape, auto: 0, runs: [], skipped: `failed: ${message}` })));
+      }
+    }
+    const ms = (r: SplitKResult, slices: number) => {
+      const run = r.runs.find((x) => x.slices === slices);
+      return run && (run.gpuMs ?? run.wallMs);
+    };
+    console.log(table(`weight gradients dW = dCᵀ·X at batch ${mode.trainBatch}, by K slices (ms per product, ${gpu.hasTimestamps ? 'GPU clock' : 'wall clock'}; auto = matmulSplitK)`,
+      ['preset', 'layer', 'M', 'N', 'K', 'S=1 ms', 'auto S', 'auto ms', 'best S', 'best ms', 'tried'],
+      report.splitK.map((r) => [r.preset, r.layer, r.M, r.N, r.K, f3(ms(r, 1)), r.auto || undefined, f3(ms(r, r.auto)), r.best, f3(r.best && ms(r, r.best)),
+        r.skipped ? 'skipped' : r.runs.map((x) => x.slices).join(',')])));
+  }
+
   // f16 (shader-f16 adapters): f16 products and stored activations, f32 master weights, loss scaling
   const precisions: Precision[] = report.adapter.features.includes('shader-f16') ? ['f32', 'f16'] : ['f32'];
   for (const p of mode.presets) for (const precision of precisions) report.training.push(await benchTraining(p, mode.trainBatch, mode, precision));
@@ -398,6 +490,7 @@ async function main(): Promise<void> {
       r.kernels?.[0] ? `${r.kernels[0].label} ×${r.kernels[0].count} (${f1(r.kernels[0].ms)})` : undefined])));
   for (const r of report.matmul) if (r.skipped) report.notes.push(`matmul ${r.size} skipped: ${r.skipped}`);
   for (const r of report.attention) if (r.skipped) report.notes.push(`attention ${r.preset} (batch ${r.batch}) skipped: ${r.skipped}`);
+  for (const r of report.splitK) if (r.skipped) report.notes.push(`split-K ${r.preset} ${r.layer} skipped: ${r.skipped}`);
   for (const r of report.training) {
     if (r.skipped) report.notes.push(`training ${r.preset} ${r.precision} (batch ${r.batch}) skipped: ${r.skipped}`);
     if (r.dispatchesTimed !== undefined && r.dispatchesTimed >= 2048) report.notes.push(`training ${r.preset}: timestamps cover only the first 2048 dispatches of the step`);

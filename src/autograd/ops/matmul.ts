@@ -67,6 +67,7 @@ export type MatmulKernel = 'scalar' | 'vec4-64' | 'vec4-128';
  * them into C. Only where K ≥ `minK` (below it a dispatch more costs more than it gives), S is the
  * largest divisor of K that keeps slices at least `minSlice` rows long and the workgroups at most
  * `targetGroups` (a few per compute unit of a large GPU). Not yet measured on a GPU: starting values.
+ * `npm run bench` times the presets' weight gradients at every slice count of a sweep: the data to tune them.
  */
 export const MATMUL_SPLIT_K = { minK: 2048, minSlice: 128, targetGroups: 1024 } as const;
 
