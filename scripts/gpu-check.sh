@@ -2,7 +2,8 @@
 # Issue 6's real-GPU figures in one command, for a lent GPU machine (no network, no npm):
 #   here:   npm run gpu:kit          (bundles + CIFAR-10 into .gpu-kit/, runtime into .gpu-runtime/)
 #   there:  source .gpu-runtime/activate.sh && bash scripts/gpu-check.sh   (carry both folders)
-# Writes into $OUT (or gpu-check-out/): gpu.txt, peers.json/.log, bench.json/.log, train.json/.log.
+# Writes into $OUT (or gpu-check-out/): gpu.txt, adapter.log, peers.json/.log, bench.json/.log, train.json/.log.
+#   0. a probe of the adapter: the script stops there when Dawn finds none, or only a software one;
 #   1. bench:peers on `small` and `base`, batch 128, matmul 256–2048 against the f32 peak;
 #   2. npm run bench (labelflow's kernels, per-kernel GPU times, the split-K sweep of the weight
 #      gradients; f32 and, with shader-f16, f16);
@@ -24,7 +25,12 @@ for f in train bench bench-peers; do
 done
 
 name=$( (nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null || true) | head -1)
-{ nvidia-smi 2>&1 || echo "no nvidia-smi"; echo; node --version; echo "VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-}"; } > "$out/gpu.txt"
+{
+  nvidia-smi 2>&1 || echo "no nvidia-smi"; echo; node --version
+  env | grep -E '^(VK_|LD_LIBRARY_PATH)' || true
+  echo "Vulkan loaders:"; ldconfig -p 2>/dev/null | grep -i libvulkan || echo "  none in ldconfig"
+  echo "Vulkan ICDs:"; ls -l /usr/local/nvidia/share/vulkan/icd.d /usr/share/vulkan/icd.d /etc/vulkan/icd.d 2>&1
+} > "$out/gpu.txt"
 # FP32 (non-tensor) peaks from NVIDIA's datasheets, in GFLOP/s; WebGPU cannot report one.
 case "$name" in
   *H100*PCIe*) peak=51200 ;;
@@ -35,15 +41,25 @@ esac
 peak=${GPU_PEAK_GFLOPS:-$peak}
 echo "gpu-check: ${name:-no NVIDIA GPU named}; f32 peak ${peak:-unknown} GFLOP/s; budget ${budget} s"
 
-run() { # run NAME SECONDS CMD...: output to $out/NAME.log and the terminal, killed after SECONDS
+run() { # run NAME SECONDS CMD...: output to $out/NAME.log and the terminal, killed after SECONDS; returns its exit status
   local name=$1 limit=$2; shift 2
   [ "$limit" -ge 30 ] || limit=30 # a spent budget still lets a step start and report
   echo "== $name (limit ${limit} s): $*"
   timeout --kill-after=10 "$limit" "$@" 2>&1 | tee "$out/$name.log"
   local rc=${PIPESTATUS[0]}
   echo "== $name: exit $rc after $((SECONDS - start)) s in all"
-  return 0
+  return "$rc"
 }
+
+# A probe first: without a GPU adapter, the rest would spend the budget measuring a software one.
+if ! run adapter 60 node .gpu-kit/bench.mjs --adapter; then
+  echo "gpu-check: no WebGPU adapter (see $out/adapter.log; Vulkan loaders and ICDs in $out/gpu.txt)" >&2
+  exit 3
+fi
+if [ -z "$quick" ] && grep -q 'fallback/software' "$out/adapter.log"; then
+  echo "gpu-check: Dawn found only a software adapter; stopping (GPU_CHECK_QUICK=1 runs on one; Vulkan loaders and ICDs in $out/gpu.txt)" >&2
+  exit 3
+fi
 
 if [ -n "$quick" ]; then
   run peers 300 node .gpu-kit/bench-peers.mjs --quick --json "$out/peers.json"

@@ -1,9 +1,7 @@
 // `npm run readme:tables`: reruns the project's own measurements and writes their tables into
 // README.md between <!-- table:NAME --> and <!-- /table:NAME --> markers, with date and adapter.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 // Chromium's software adapter, which the bench page gets where there is no GPU (Debian's package)
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -31,8 +29,13 @@ const bench = run(['src/cli/bench.ts', '--quick']);
 const benchTables = between(bench, /^matmul/, /^notes:/);
 const peers = run(['src/cli/bench-peers.ts', '--quick']);
 const peersAt = peers.search(/^Measured .* by `npm run bench:peers/m);
-if (peersAt < 0) throw new Error(`bench:peers printed no tables:\n${peers}`);
+if (peersAt < 0) throw new Error(`bench:peers --quick printed no tables:\n${peers}`);
 const peersTables = peers.slice(peersAt).trim();
+// The issue's own presets at a batch a software adapter can take (about 10 minutes on 2 cores)
+const presetArgs = ['--presets', 'small,base', '--batch', '8', '--samples', '3', '--sizes', '256'];
+const peersPresets = run(['src/cli/bench-peers.ts', ...presetArgs]);
+const peersPresetsAt = peersPresets.search(/^Measured .* by `npm run bench:peers/m);
+if (peersPresetsAt < 0) throw new Error(`bench:peers ${presetArgs.join(' ')} printed no tables:\n${peersPresets}`);
 const swiftshader = existsSync(SWIFTSHADER_ICD) ? run(['src/cli/bench-peers.ts', '--quick', '--no-extras'], { VK_ICD_FILENAMES: SWIFTSHADER_ICD }) : undefined;
 const swiftshaderAt = swiftshader?.search(/^Measured .* by `npm run bench:peers/m) ?? -1;
 
@@ -41,8 +44,9 @@ const tables = {
   gradcheck: `Measured ${date} by \`npm run gradcheck\` on ${adapter}, Node ${process.versions.node}:\n\n${gradTable}\n\n${wholeModel}`,
   bench: `Measured ${date} by \`npm run bench -- --quick\` on ${adapter}, Node ${process.versions.node}:\n\n\`\`\`\n${benchTables}\n\`\`\``,
   peers: peersTables,
+  'peers-presets': peersPresets.slice(peersPresetsAt).trim(),
   'peers-swiftshader': swiftshaderAt >= 0
-    ? swiftshader.slice(swiftshaderAt).trim().replace('`npm run bench:peers -- --quick`', `\`VK_ICD_FILENAMES=${SWIFTSHADER_ICD} npm run bench:peers -- --quick --no-extras\``)
+    ? swiftshader.slice(swiftshaderAt).trim().replace('`npm run bench:peers', `\`VK_ICD_FILENAMES=${SWIFTSHADER_ICD} npm run bench:peers`)
     : `Not measured: ${SWIFTSHADER_ICD} was not found when \`npm run readme:tables\` ran (${date}).`,
 };
 

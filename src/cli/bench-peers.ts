@@ -82,7 +82,9 @@ async function main(): Promise<void> {
     },
   }, options);
 
-  console.log(`\nMeasured ${report.date.slice(0, 10)} by \`npm run bench:peers${quick ? ' -- --quick' : ''}\` on ${host}:\n`);
+  // the command as given, less where its JSON went: what a reader runs to measure the same
+  const args = process.argv.slice(2).filter((a, i, all) => a !== '--json' && all[i - 1] !== '--json' && !a.startsWith('--json='));
+  console.log(`\nMeasured ${report.date.slice(0, 10)} by \`npm run bench:peers${args.length ? ` -- ${args.join(' ')}` : ''}\` on ${host}:\n`);
   console.log(reportTables(report));
   if (flags.json) {
     writeFileSync(flags.json, `${JSON.stringify(report, null, 2)}\n`);

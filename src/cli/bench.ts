@@ -50,6 +50,7 @@ const FLAGS = {
   batch: { type: 'number', help: 'training batch (quick: 16; full: 128)' },
   'attention-batch': { type: 'number', help: 'attention batch (quick: 8; full: 128)' },
   'no-split-k': { type: 'boolean', help: 'skip the split-K sweep of the weight-gradient products' },
+  adapter: { type: 'boolean', help: 'print the adapter (name, features, limits) and exit: a probe before a long run' },
   samples: { type: 'number', help: 'timed samples per figure, median reported (quick: 5; full: 7)' },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -453,6 +454,10 @@ async function main(): Promise<void> {
     ? 'gpu columns: timestamp-query with one compute pass per dispatch (on some adapters the extra passes cost time of their own); wall columns: submit → onSubmittedWorkDone'
     : 'no timestamp-query on this adapter: GPU-side times are absent');
   gpu.device.destroy();
+  if (flags.adapter) {
+    console.log(JSON.stringify(report.adapter, null, 2));
+    return;
+  }
 
   for (const n of mode.sizes) {
     report.matmul.push(await withDevice((g) => benchMatmul(g, n, mode), (message) => ({ size: n, skipped: `failed: ${message}` })));

@@ -15,6 +15,7 @@ test('npm run bench:peers -- --quick: the three engines agree on the loss, then 
   const r = spawnSync(process.execPath, ['scripts/node-ts.mjs', 'src/cli/bench-peers.ts', '--quick', '--json', out], { encoding: 'utf8' });
   console.log(r.stdout);
   assert.equal(r.status, 0, `bench:peers failed:\n${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /^Measured \d{4}-\d\d-\d\d by `npm run bench:peers -- --quick` on /m, 'the tables name the command that made them, less the JSON path');
   const report = JSON.parse(readFileSync(out, 'utf8')) as PeerBenchReport;
   assert.equal(report.ok, true);
   const [p] = report.presets;
