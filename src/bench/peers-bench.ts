@@ -8,8 +8,10 @@
  *   2. each engine's loss on them is checked against labelflow's (and against the float64 CPU model
  *      where that is cheap enough): |loss − loss_labelflow| / loss_labelflow ≤ 1e-4, else the
  *      engine is not timed and the run fails;
- *   3. warm-up steps, then `samples` timed steps; every step of every engine ends with its loss
- *      read back, so all are timed the same way (wall clock, CPU work included);
+ *   3. warm-up steps, then `samples` rounds of one timed step per engine, in an order that rotates
+ *      from round to round (all engines are open at once); every step of every engine ends with
+ *      its loss read back, so all are timed the same way (wall clock, CPU work included). A ratio
+ *      is the median over rounds of the two engines' step times within a round;
  *   4. matmul GFLOP/s of each engine at the same square sizes, and the GPU bytes each holds where
  *      the library tells.
  * Then labelflow's own figures: TL-Align's step against token-aligned CutMix's (the same mixing;
@@ -88,8 +90,10 @@ export interface PresetResult {
   batch: number;
   referenceLoss?: number;
   engines: EngineResult[];
-  /** labelflow's images/s over each peer's. */
+  /** labelflow's speed over each peer's: the median over rounds of the peer's step time over labelflow's in the same round. */
   ratios: { tfjs?: number; jax?: number };
+  /** The distribution-free 95% interval of each ratio (medianInterval over the rounds). */
+  ratioIntervals: { tfjs?: [number, number]; jax?: [number, number] };
   memory?: MemoryFigure;
   tlAlign?: TlAlignFigure;
 }
@@ -177,9 +181,12 @@ const median = (xs: number[]) => {
 /** Enough work per timing that launch overheads do not dominate: ≈ 2 GFLOP, 2–32 matmuls. */
 export const matmulReps = (n: number) => Math.max(2, Math.min(32, Math.round(2e9 / (2 * n ** 3))));
 
-// ------------------------------------------------------------------ one engine
+// ------------------------------------------------------------------ the engines, interleaved
 
-async function benchEngine(engine: EngineName, make: () => Promise<Peer>, o: PeerBenchOptions, baseline: number | undefined, images: number, log: (l: string) => void): Promise<EngineResult> {
+export interface Contender { result: EngineResult; peer: Peer; ms: number[] }
+
+/** Makes an engine's peer and checks its loss against labelflow's; one that fails is disposed. */
+async function openEngine(engine: EngineName, make: () => Promise<Peer>, baseline: number | undefined, log: (l: string) => void): Promise<Contender | EngineResult> {
   const result: EngineResult = { engine };
   let peer: Peer | undefined;
   try {
@@ -189,21 +196,58 @@ async function benchEngine(engine: EngineName, make: () => Promise<Peer>, o: Pee
     if (baseline !== undefined) result.lossRel = Math.abs(result.loss - baseline) / Math.abs(baseline);
     if (!Number.isFinite(result.loss) || (result.lossRel ?? 0) > LOSS_AGREEMENT) {
       result.failed = `loss ${result.loss} differs from labelflow's ${baseline} by ${result.lossRel?.toExponential(2)} relative (allowed ${LOSS_AGREEMENT}); not timed`;
+      peer.dispose();
       return result;
     }
     log(`  ${peer.name}: loss ${result.loss.toFixed(7)}${result.lossRel !== undefined ? ` (rel. to labelflow ${result.lossRel.toExponential(2)})` : ''}`);
-    for (let w = 0; w < o.warmup; w++) {
-      const loss = await peer.step();
-      if (w === 1) result.lossAfterStep = loss;
+    return { result, peer, ms: [] };
+  } catch (e) {
+    result.failed = (e as Error).message.split('\n')[0];
+    peer?.dispose();
+    return result;
+  }
+}
+
+/**
+ * Times the engines' steps in rounds: each round runs one step of every engine, and the order
+ * rotates from round to round. A machine whose speed drifts (other load, clocks, heat) then slows
+ * every engine alike, and the ratio of two engines is taken within a round. Timed one engine after
+ * another, two runs of the same build on a shared 2-core machine gave ratios tens of percent apart.
+ * An engine that throws leaves the rounds, marked failed.
+ */
+export async function timeInRounds(contenders: Contender[], o: PeerBenchOptions, fail: (c: Contender, e: unknown) => void): Promise<void> {
+  for (const c of [...contenders]) {
+    try {
+      for (let w = 0; w < o.warmup; w++) {
+        const loss = await c.peer.step();
+        if (w === 1) c.result.lossAfterStep = loss;
+      }
+    } catch (e) {
+      fail(c, e);
     }
-    const ms: number[] = [];
-    for (let s = 0; s < o.samples; s++) {
-      const t0 = performance.now();
-      const loss = await peer.step();
-      ms.push(performance.now() - t0);
-      if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} in timed step ${s + 1}`);
+  }
+  for (let round = 0; round < o.samples; round++) {
+    const live = contenders.filter((c) => !c.result.failed);
+    const order = live.map((_, i) => live[(i + round) % live.length]);
+    for (const c of order) {
+      try {
+        const t0 = performance.now();
+        const loss = await c.peer.step();
+        c.ms.push(performance.now() - t0);
+        if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} in timed step ${round + 1}`);
+      } catch (e) {
+        fail(c, e);
+      }
     }
-    result.stepMs = median(ms);
+  }
+}
+
+/** After the rounds: step time, the engine's GPU bytes and its matmul figures; then the peer is disposed. */
+async function finishEngine(c: Contender, o: PeerBenchOptions, images: number, log: (l: string) => void): Promise<void> {
+  const { result, peer } = c;
+  try {
+    if (result.failed) return;
+    result.stepMs = median(c.ms);
     result.imagesPerSecond = (images * 1000) / result.stepMs;
     result.gpuBytes = peer.gpuBytes?.();
     log(`  ${peer.name}: ${result.stepMs.toFixed(1)} ms/step, ${result.imagesPerSecond.toFixed(1)} images/s`);
@@ -216,9 +260,8 @@ async function benchEngine(engine: EngineName, make: () => Promise<Peer>, o: Pee
   } catch (e) {
     result.failed = (e as Error).message.split('\n')[0];
   } finally {
-    peer?.dispose();
+    peer.dispose();
   }
-  return result;
 }
 
 // ------------------------------------------------------------------ labelflow's own figures
@@ -318,14 +361,16 @@ export async function runPeerBench(env: PeerBenchEnv, o: PeerBenchOptions): Prom
     const weights = benchWeights(c);
     const batch = benchBatch(c, o.batch);
     const parameters = weights.reduce((n, w) => n + w.values.length, 0);
-    const result: PresetResult = { preset: name, config: c, parameters, batch: o.batch, engines: [], ratios: {} };
+    const result: PresetResult = { preset: name, config: c, parameters, batch: o.batch, engines: [], ratios: {}, ratioIntervals: {} };
     env.log(`${name}: ${parameters.toLocaleString('en-US')} parameters, batch ${o.batch}`);
     if (3 * vitForwardFlops(c) * o.batch <= REFERENCE_FLOP_LIMIT) {
       const w64 = new Map(weights.map((w) => [w.name, Float64Array.from(w.values)]));
       result.referenceLoss = referenceLoss(c, w64, batch.images, batch.targets, o.batch);
       env.log(`  float64 reference: loss ${result.referenceLoss.toFixed(7)}`);
     }
+    // every engine is opened (labelflow first: its loss is the baseline), then timed in rounds
     let baseline: number | undefined;
+    const contenders: Contender[] = [];
     for (const engine of o.engines) {
       const factory = engine === 'labelflow'
         ? async () => createLabelflowPeer(await env.openGpu(), c, weights, batch, o.adam)
@@ -334,7 +379,8 @@ export async function runPeerBench(env: PeerBenchEnv, o: PeerBenchOptions): Prom
         result.engines.push({ engine, skipped: 'not available here' });
         continue;
       }
-      const r = await benchEngine(engine, factory, o, engine === 'labelflow' ? undefined : baseline, o.batch, env.log);
+      const opened = await openEngine(engine, factory, engine === 'labelflow' ? undefined : baseline, env.log);
+      const r = 'peer' in opened ? opened.result : opened;
       if (engine === 'labelflow') {
         baseline = r.loss;
         if (r.loss !== undefined && result.referenceLoss !== undefined) {
@@ -342,17 +388,27 @@ export async function runPeerBench(env: PeerBenchEnv, o: PeerBenchOptions): Prom
           if (r.lossRel > LOSS_AGREEMENT) r.failed = `loss ${r.loss} differs from the float64 reference ${result.referenceLoss} by ${r.lossRel.toExponential(2)} relative`;
         }
       }
-      if (r.failed) {
-        report.ok = false;
-        env.log(`  ${engine}: FAILED: ${r.failed}`);
+      if ('peer' in opened) {
+        if (r.failed) opened.peer.dispose();
+        else contenders.push(opened);
       }
       result.engines.push(r);
     }
-    const ips = (e: EngineName) => result.engines.find((r) => r.engine === e)?.imagesPerSecond;
-    const ours = ips('labelflow');
+    await timeInRounds(contenders, o, (k, e) => { k.result.failed = (e as Error).message.split('\n')[0]; });
+    for (const k of contenders) await finishEngine(k, o, o.batch, env.log);
+    for (const r of result.engines) {
+      if (!r.failed) continue;
+      report.ok = false;
+      env.log(`  ${r.engine}: FAILED: ${r.failed}`);
+    }
+    // labelflow ÷ engine: per round, the engine's step time over labelflow's in that round
+    const lf = contenders.find((k) => k.result.engine === 'labelflow' && !k.result.failed);
     for (const peer of ['tfjs', 'jax'] as const) {
-      const theirs = ips(peer);
-      if (ours && theirs) result.ratios[peer] = ours / theirs;
+      const theirs = contenders.find((k) => k.result.engine === peer && !k.result.failed);
+      if (!lf || !theirs) continue;
+      const perRound = theirs.ms.map((ms, i) => ms / lf.ms[i]);
+      result.ratios[peer] = median(perRound);
+      result.ratioIntervals[peer] = medianInterval(perRound);
     }
     if (o.labelflowExtras && o.engines.includes('labelflow')) {
       result.memory = await withGpu(env, (gpu) => measureMemory(gpu, c, o, weights, batch));
@@ -408,12 +464,13 @@ const overheadText = (t: TlAlignFigure) =>
 export function reportTables(r: PeerBenchReport): string {
   const lines: string[] = [];
   const engines = r.options.engines;
-  lines.push('| preset | batch | engine | loss (rel. to labelflow) | ms / step | images/s | labelflow ÷ engine |', '|---|---|---|---|---|---|---|');
+  lines.push('| preset | batch | engine | loss (rel. to labelflow) | ms / step | images/s | labelflow ÷ engine (median of rounds, 95% interval) |', '|---|---|---|---|---|---|---|');
   for (const p of r.presets) {
-    const lf = p.engines.find((e) => e.engine === 'labelflow');
     for (const e of p.engines) {
       const rel = e.engine === 'labelflow' ? (p.referenceLoss !== undefined ? `${e.loss?.toFixed(6)} (f64 ref. ${e.lossRel?.toExponential(1)})` : e.loss?.toFixed(6)) : e.loss === undefined ? '–' : `${e.loss.toFixed(6)} (${e.lossRel?.toExponential(1)})`;
-      const ratio = e.engine === 'labelflow' || !lf?.imagesPerSecond || !e.imagesPerSecond ? '' : `${(lf.imagesPerSecond / e.imagesPerSecond).toFixed(2)}×`;
+      const peer = e.engine === 'labelflow' ? undefined : e.engine;
+      const within = peer && p.ratioIntervals[peer];
+      const ratio = !peer || p.ratios[peer] === undefined ? '' : `${p.ratios[peer]!.toFixed(2)}×${within ? ` (${within[0].toFixed(2)}–${within[1].toFixed(2)})` : ''}`;
       const status = e.skipped ? `skipped: ${e.skipped}` : e.failed ? `FAILED: ${e.failed}` : undefined;
       lines.push(`| ${p.preset} | ${p.batch} | ${e.name ?? e.engine} | ${status ?? rel ?? '–'} | ${fmt(e.stepMs)} | ${fmt(e.imagesPerSecond, 2)} | ${ratio} |`);
     }

@@ -33,6 +33,10 @@ test('npm run bench:peers -- --quick: the three engines agree on the loss, then 
     assert.ok(Math.abs(e.lossAfterStep! - lf) / lf <= 1e-3, `${e.engine}: loss after one step ${e.lossAfterStep} vs labelflow's ${lf}`);
   }
   assert.ok(p.ratios.tfjs! > 0 && p.ratios.jax! > 0);
+  for (const peer of ['tfjs', 'jax'] as const) {
+    const [lo, hi] = p.ratioIntervals[peer]!;
+    assert.ok(lo <= p.ratios[peer]! && p.ratios[peer]! <= hi, `${peer}: ratio ${p.ratios[peer]} outside its interval [${lo}, ${hi}]`);
+  }
   assert.ok(p.memory && p.memory.ratio >= 1, `peak memory below the theoretical minimum? ${JSON.stringify(p.memory)}`);
   assert.ok(p.tlAlign && p.tlAlign.tlAlignMs > 0 && p.tlAlign.cutmixTokenMs > 0);
   assert.ok(p.tlAlign.pairs >= 31 && p.tlAlign.interval[0] <= p.tlAlign.overhead && p.tlAlign.overhead <= p.tlAlign.interval[1], JSON.stringify(p.tlAlign));
@@ -73,4 +77,44 @@ test('medianInterval: the distribution-free 95% interval of a median (ranks from
   assert.deepEqual(ranks(100), [40, 61]);
   // too few values for 95%: the whole range
   assert.deepEqual(ranks(5), [1, 5]);
+});
+
+test('timed rounds: one step per engine per round, the order rotating; an engine that throws leaves the rounds', async () => {
+  const { timeInRounds } = await import('../../src/bench/peers-bench.ts');
+  type Contender = import('../../src/bench/peers-bench.ts').Contender;
+  const calls: string[] = [];
+  const fake = (engine: 'labelflow' | 'tfjs' | 'jax', failAt?: number): Contender => {
+    let steps = 0;
+    return {
+      result: { engine },
+      ms: [],
+      peer: {
+        name: engine, loss: async () => 1, matmulMs: async () => 1, dispose: () => {},
+        step: async () => {
+          steps++;
+          calls.push(engine);
+          if (steps === failAt) throw new Error(`${engine} broke`);
+          return 1 / steps;
+        },
+      },
+    };
+  };
+  const engines = [fake('labelflow'), fake('tfjs'), fake('jax', 2 + 3)]; // jax throws in its third timed step
+  const failed: string[] = [];
+  await timeInRounds(engines, { warmup: 2, samples: 4 } as Parameters<typeof timeInRounds>[1], (c, e) => {
+    c.result.failed = (e as Error).message;
+    failed.push(c.result.engine);
+  });
+  assert.deepEqual(calls, [
+    'labelflow', 'labelflow', 'tfjs', 'tfjs', 'jax', 'jax', // warm-up, engine by engine
+    'labelflow', 'tfjs', 'jax', // round 0
+    'tfjs', 'jax', 'labelflow', // round 1
+    'jax', // round 2: jax first, and it throws
+    'labelflow', 'tfjs',
+    'tfjs', 'labelflow', // round 3: the two left, rotated
+  ]);
+  assert.deepEqual(failed, ['jax']);
+  assert.equal(engines[2].result.failed, 'jax broke');
+  assert.deepEqual(engines.map((c) => c.ms.length), [4, 4, 2]);
+  assert.equal(engines[0].result.lossAfterStep, 1 / 2);
 });
