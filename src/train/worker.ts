@@ -293,7 +293,7 @@ async function reset() {
 function newRecord(runId: string, config: RunConfig, run: TrainingRun, teacher?: TeacherReport): RunRecord {
   const now = Date.now();
   return {
-    id: runId, name: `${config.method} · ${config.model} · seed ${config.seed}`, config, createdAt: now, updatedAt: now,
+    id: runId, name: `${config.method} · ${config.model} · seed ${config.seed}${config.precision === 'f16' ? ' · f16' : ''}`, config, createdAt: now, updatedAt: now,
     state: 'paused', step: 0, epoch: 0, totalSteps: run.totalSteps, adapter: adapterName(run.adapter), points: [], epochs: [],
     ...(teacher ? { teacher: { name: teacher.name, sha256: teacher.sha256 } } : {}),
   };

@@ -5,6 +5,7 @@
 import { type ChangeEvent, type DragEvent, type ReactNode, useState } from 'react';
 import { METHODS } from '../methods/index.ts';
 import { PRESETS, type VitConfig } from '../nn/presets.ts';
+import { type Precision } from '../nn/vit.ts';
 import { type DatasetKind, type RunConfig } from '../train/protocol.ts';
 import { vitConfigOf } from '../train/trainer.ts';
 import { vitParamSpecs } from '../nn/vit.ts';
@@ -20,7 +21,8 @@ const OVERRIDES: [keyof VitConfig, string][] = [['dim', 'width'], ['depth', 'dep
 type NumberInput = (key: keyof RunConfig, label: ReactNode, o?: { min?: number; max?: number; step?: number; optional?: boolean; title?: string }) => ReactNode;
 
 export function Controls() {
-  const { config: c, state, setConfig } = useStore();
+  const { config: c, state, setConfig, probe } = useStore();
+  const hasF16 = probe.state === 'ok' && probe.report.features.includes('shader-f16');
   const busy = state === 'loading' || state === 'starting' || state === 'running' || state === 'pausing' || state === 'recovering';
   const num: NumberInput = (key, label, o = {}) => (
     <label title={o.title}>{label}
@@ -29,7 +31,7 @@ export function Controls() {
         onChange={(e) => setConfig({ [key]: e.target.value === '' && o.optional ? undefined : Number(e.target.value) })} />
     </label>
   );
-  const problem = configProblem(c);
+  const problem = configProblem(c) ?? (c.precision === 'f16' && !hasF16 ? 'precision f16 needs the adapter feature shader-f16, which this adapter does not have' : undefined);
   let vit: VitConfig | undefined;
   let modelError: string | undefined;
   try {
@@ -76,6 +78,12 @@ export function Controls() {
           {num('batch', 'batch', { min: 1 })}
           {num('epochs', 'epochs', { min: 1 })}
           {num('seed', 'seed')}
+          <label title="f16: the linear layers' products read f16 copies of the weights and f16 activations and accumulate in f32; f32 master weights, f32 gradients, dynamic loss scaling">precision
+            <select name="precision" value={c.precision} onChange={(e) => setConfig({ precision: e.target.value as Precision })}>
+              <option value="f32">f32</option>
+              <option value="f16" disabled={!hasF16}>f16 mixed{hasF16 ? '' : ' (needs shader-f16)'}</option>
+            </select>
+          </label>
         </div>
         <div className="row">
           {num('mixupAlpha', 'Mixup α', { step: 0.1 })}

@@ -5,7 +5,7 @@
  * means), configFromQuery reads them back, checks each value (its type, then resolveConfig of
  * src/train/trainer.ts) and keeps the fallback's value, with a note in `errors`, for a bad one.
  *
- *   ?dataset=synthetic&model=small&method=tl-align&lr=0.001&…&augment=1&train=all&test=all
+ *   ?dataset=synthetic&model=small&method=tl-align&lr=0.001&…&augment=1&precision=f32&train=all&test=all
  *    &tokenmix_mask=blocks&tokenmix_share=…&tokenmix_loss=bce&token_weight=1&token_gt=0
  *    &div_cosine=1&div_contrastive=1&div_mixing=1&div_window=0
  *
@@ -49,6 +49,7 @@ const FIELDS: readonly Field[] = [
   { key: 'clip', field: 'clip', type: 'number' },
   { key: 'seed', field: 'seed', type: 'integer' },
   { key: 'augment', field: 'augment', type: 'boolean' },
+  { key: 'precision', field: 'precision', type: 'text' },
   { key: 'train', field: 'trainLimit', type: 'limit' },
   { key: 'test', field: 'testLimit', type: 'limit' },
   // Method options (checked by resolveConfig: the choices, ranges, an odd window).

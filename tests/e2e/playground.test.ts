@@ -180,15 +180,27 @@ describe('playground', { skip }, () => {
 
   test('a URL with a configuration reproduces it in the controls', { timeout: 120_000 }, async () => {
     const p = await page.context().newPage();
-    await p.goto(`${url}?dataset=synthetic&model=peer&dim=48&heads=3&method=cutmix&lr=0.0005&batch=24&epochs=7&mixup=0.5&cutmix=0.7&smoothing=0.2&seed=5&wd=0.01&train=800&test=200`);
+    await p.goto(`${url}?dataset=synthetic&model=peer&dim=48&heads=3&method=cutmix&lr=0.0005&batch=24&epochs=7&mixup=0.5&cutmix=0.7&smoothing=0.2&seed=5&wd=0.01&precision=f16&train=800&test=200`);
     await p.getByTestId('adapter').waitFor({ timeout: 60_000 });
     const value = (name: string) => p.locator(`[name=${name}]`).inputValue();
     const expected: Record<string, string> = {
       dataset: 'synthetic', model: 'peer', dim: '48', heads: '3', depth: '4', method: 'cutmix', lr: '0.0005', batch: '24', epochs: '7',
-      mixupAlpha: '0.5', cutmixAlpha: '0.7', smoothing: '0.2', seed: '5', weightDecay: '0.01', trainLimit: '800', testLimit: '200',
+      mixupAlpha: '0.5', cutmixAlpha: '0.7', smoothing: '0.2', seed: '5', weightDecay: '0.01', precision: 'f16', trainLimit: '800', testLimit: '200',
     };
     for (const [name, v] of Object.entries(expected)) assert.equal(await value(name), v, `control ${name}`);
-    assert.equal(await p.getByRole('alert').count(), 0, 'no configuration errors');
+    // f16 is offered where the adapter has shader-f16; elsewhere the page says why it cannot train
+    const hasF16 = await p.evaluate(async () => !!(await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' }))?.features.has('shader-f16'));
+    const f16Option = p.locator('[name=precision] option[value=f16]');
+    assert.equal(await f16Option.isDisabled(), !hasF16, `the f16 option is ${hasF16 ? 'enabled' : 'disabled'} (shader-f16: ${hasF16})`);
+    if (hasF16) {
+      assert.equal(await p.getByRole('alert').count(), 0, 'no configuration errors');
+    } else {
+      assert.match(await p.getByTestId('config-error').innerText(), /precision f16 needs the adapter feature shader-f16/);
+      assert.ok(await p.getByRole('button', { name: 'Train' }).isDisabled(), 'Train is disabled');
+      await p.locator('[name=precision]').selectOption('f32');
+      assert.equal(await p.getByRole('alert').count(), 0, 'no configuration errors with f32');
+      assert.match(p.url(), /[?&]precision=f32(&|$)/, 'the URL follows the control');
+    }
     await p.close();
   });
 

@@ -14,7 +14,7 @@ const DEFAULTS: RunConfig = { ...DEFAULT_TRAIN_CONFIG, dataset: 'synthetic' };
 const custom: RunConfig = {
   ...DEFAULTS, dataset: 'cifar10', model: 'peer', modelOverrides: { dim: 96, depth: 3, heads: 6, patch: 8, mlpDim: 192 },
   method: 'cutmix-token', lr: 5e-4, minLr: 1e-7, warmupEpochs: 0.5, weightDecay: 0.1, epochs: 3, batch: 64,
-  mixupAlpha: 0.2, cutmixAlpha: 0.5, mixupSwitchProb: 0.25, smoothing: 0, clip: 1, seed: 42, augment: false,
+  mixupAlpha: 0.2, cutmixAlpha: 0.5, mixupSwitchProb: 0.25, smoothing: 0, clip: 1, seed: 42, augment: false, precision: 'f16',
   trainLimit: 5000, testLimit: 1000,
   tokenmixMask: 'random', tokenmixShare: 0.25, tokenmixLoss: 'ce', tokenLabelWeight: 0.5, tokenLabelGtWeight: 0.3,
   diversityCosine: 0, diversityContrastive: 2, diversityMixing: 0.75, diversityWindow: 5,
@@ -24,7 +24,7 @@ describe('configToQuery', () => {
   test('writes every field in one order, defaults included, limits as "all"', () => {
     assert.equal(configToQuery(DEFAULTS),
       'dataset=synthetic&model=small&method=tl-align&lr=0.001&min_lr=0.00001&warmup=1&wd=0.05&epochs=10&batch=128' +
-      '&mixup=0.8&cutmix=1&switch=0&smoothing=0.1&clip=0&seed=0&augment=1&train=all&test=all' +
+      '&mixup=0.8&cutmix=1&switch=0&smoothing=0.1&clip=0&seed=0&augment=1&precision=f32&train=all&test=all' +
       '&tokenmix_mask=blocks&tokenmix_share=0.5714285714285714&tokenmix_loss=bce&token_weight=1&token_gt=0' +
       '&div_cosine=1&div_contrastive=1&div_mixing=1&div_window=0');
   });
@@ -96,6 +96,9 @@ describe('configFromQuery', () => {
     ]);
     assert.deepEqual(config, { ...custom, method: 'tokenmix', diversityContrastive: 0.5 });
     assert.equal(configFromQuery('div_window=2.5', custom).errors[0], 'div_window: "2.5" is not a whole number');
+    const precision = configFromQuery('precision=f8', custom);
+    assert.deepEqual(precision.errors, ['precision: precision must be "f32" or "f16", got "f8"']);
+    assert.equal(precision.config.precision, 'f16');
   });
 
   test('each new method is a valid method in a link', () => {
