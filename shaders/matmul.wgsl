@@ -7,7 +7,8 @@
 //   z = workgroup id z; a batch stride of 0 broadcasts that operand (a shared weight).
 //
 // Backward is this same kernel with other transposes (see src/autograd/ops/matmul.ts):
-//   dA = dC · op(B)ᵀ,  dB = op(A)ᵀ · dC,  dbias = column sums of dC (reduce.wgsl: column_sum);
+//   dA = dC · op(B)ᵀ,  dB = op(A)ᵀ · dC,  dbias = column sums of dC (row_sums below, or
+//   reduce.wgsl: column_sum);
 //   with GELU, dC is first replaced by dV = dC · GELU'(V) (gelu.wgsl: gelu_backward on `pre`);
 //   dR = dC (a copy).
 //
@@ -23,6 +24,11 @@
 //                                  or 128 (override constants).
 // Out-of-range loads read 0, so any M, N, K work.
 //
+// row_sums (matmul_vec4 only): the workgroups of the first column tile also write Σ_k op(A)[m, k]
+// (unscaled) after C[z]'s M·N values, at z·batch_stride_c + M·N + m. With A = dC stored K×M, that
+// is the bias gradient's share of this K slice: split-K's weight gradient and the bias gradient
+// then come out of one product and one column sum (src/autograd/ops/matmul.ts: rowSums).
+//
 // Element types (src/gpu/kernels.ts: shaderVariant): A_T, B_T (operands) and C_T (the output c)
 // are f32, or f16 in the `shader-f16` variants of the mixed-precision path (f16 weight copy,
 // f16 activations); products accumulate in f32 either way, and bias, residual, pre stay f32.
@@ -32,6 +38,7 @@ struct Params {
   trans_a: u32, trans_b: u32,
   batch_stride_a: u32, batch_stride_b: u32, batch_stride_c: u32,
   has_bias: u32, accumulate: u32, alpha: f32, has_residual: u32,
+  row_sums: u32,
 }
 
 alias A_T = f32;
@@ -176,6 +183,8 @@ fn matmul_gelu(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
 
 var<workgroup> tile_a4: array<vec4<f32>, BK * BM / 4u>; // [k][m/4]
 var<workgroup> tile_b4: array<vec4<f32>, BK * BN / 4u>; // [k][n/4]
+// Σ_k of the thread's two 4-row groups of op(A) (row_sums)
+var<private> row_sum: array<vec4<f32>, 2>;
 
 fn tile_product_vec4(wid: vec3<u32>, lid: vec3<u32>) -> array<vec4<f32>, 16> {
   let threads = (BM / 8u) * (BN / 8u);
@@ -248,6 +257,10 @@ fn tile_product_vec4(wid: vec3<u32>, lid: vec3<u32>) -> array<vec4<f32>, 16> {
       let ra1 = tile_a4[kk * (BM / 4u) + lid.y + BM / 8u];
       let rb0 = tile_b4[kk * (BN / 4u) + lid.x];
       let rb1 = tile_b4[kk * (BN / 4u) + lid.x + BN / 8u];
+      if (p.row_sums != 0u) {
+        row_sum[0] += ra0;
+        row_sum[1] += ra1;
+      }
       for (var i = 0u; i < 4u; i++) {
         acc[2u * i] = fma(vec4<f32>(ra0[i]), rb0, acc[2u * i]);
         acc[2u * i + 1u] = fma(vec4<f32>(ra0[i]), rb1, acc[2u * i + 1u]);
@@ -278,6 +291,12 @@ fn epilogue_vec4(mn: vec2<u32>, idx4: u32, acc: vec4<f32>) -> vec4<f32> {
 @compute @workgroup_size(BN / 8u, BM / 8u)
 fn matmul_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let acc = tile_product_vec4(wid, lid);
+  if (p.row_sums != 0u && wid.x == 0u && lid.x == 0u) {
+    for (var h = 0u; h < 2u; h++) {
+      let m = wid.y * BM + 4u * lid.y + h * (BM / 2u);
+      if (m < p.M) { c4[(wid.z * p.batch_stride_c + p.M * p.N + m) / 4u] = vec4<C_T>(row_sum[h]); }
+    }
+  }
   for (var r = 0u; r < 8u; r++) {
     for (var h = 0u; h < 2u; h++) {
       let mn = block_coords(wid, lid, r, h);

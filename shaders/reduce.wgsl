@@ -9,13 +9,17 @@
 //                 a tall matrix (bias gradients: B·N rows, D columns) keeps the whole GPU busy.
 //   column_sum:   dst[c] = Σ_r src[r, c]  (+ dst[c] when accumulate); one thread per column (the
 //                 final pass over the chunks' partial sums, or the whole job for short matrices).
+//   column_sum_split: column_sum whose columns from `split` on go to a second buffer:
+//                 dst[c] for c < split, dst2[c − split] otherwise (+= where accumulate, resp.
+//                 accumulate2): split-K's weight gradient and the bias gradient in one pass.
 // Two passes keep the result deterministic (no float atomics).
 
-struct Params { n: u32, cols: u32, square: u32, alpha: f32, accumulate: u32, }
+struct Params { n: u32, cols: u32, square: u32, alpha: f32, accumulate: u32, split: u32, accumulate2: u32, }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dst2: array<f32>;
 
 override WG: u32 = 256;
 var<workgroup> shared_sum: array<f32, WG>;
@@ -115,4 +119,21 @@ fn column_sum(@builtin(global_invocation_id) gid: vec3<u32>) {
   var v = p.alpha * acc;
   if (p.accumulate != 0u) { v += dst[c]; }
   dst[c] = v;
+}
+
+@compute @workgroup_size(WG)
+fn column_sum_split(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  if (c >= p.cols) { return; }
+  let rows = p.n / p.cols;
+  var acc = 0.0;
+  for (var r = 0u; r < rows; r++) { acc += src[r * p.cols + c]; }
+  var v = p.alpha * acc;
+  if (c < p.split) {
+    if (p.accumulate != 0u) { v += dst[c]; }
+    dst[c] = v;
+  } else {
+    if (p.accumulate2 != 0u) { v += dst2[c - p.split]; }
+    dst2[c - p.split] = v;
+  }
 }

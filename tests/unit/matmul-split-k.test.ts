@@ -94,3 +94,47 @@ test('a split product matches float64 as the unsplit one does: vec4 and scalar k
     { transA: true, transB: false, accumulate: false, alpha: 1, splitK: 3 }), /split-K needs .* 3 dividing K=640/);
   gpu.endStep();
 });
+
+test('rowSums: the bias gradient Σ_k A[k, m] with the weight gradient; under split-K (vec4) from the product itself, in 2 dispatches', async () => {
+  const gpu = await openNodeGpu();
+  // M = 100: both 4-row groups of a thread and two row tiles (64-wide, and at S = 128 the 128-wide tile)
+  for (const d of [{ batch: 1, M: 100, N: 12, K: 640 }, { batch: 1, M: 19, N: 13, K: 640 }]) {
+    const x = operands(d, 9);
+    const rng = new Rng(3);
+    const before = rng.fill(d.M, () => rng.normal());
+    for (const [accumulate, accumulateRows] of [[false, true], [true, false]]) {
+      const ref = reference(d, x, accumulate);
+      for (const s of [1, 5, 128]) {
+        const [a, b, c, rows] = [gpu.persistent(x.a.length, 'a'), gpu.persistent(x.b.length, 'b'), gpu.persistent(x.c.length, 'c'), gpu.persistent(d.M, 'rows')];
+        gpu.write(a, x.a);
+        gpu.write(b, x.b);
+        gpu.write(c, x.c);
+        gpu.write(rows, before);
+        const d0 = gpu.dispatches;
+        encodeMatmul(gpu, a, b, c, d, { transA: true, transB: false, accumulate, alpha: ALPHA, splitK: s, rowSums: { dst: rows, accumulate: accumulateRows } });
+        const dispatches = gpu.dispatches - d0;
+        const [gotC, gotRows] = [await gpu.read(c), await gpu.read(rows)];
+        const what = `M=${d.M} N=${d.N} S=${s} accumulate=${accumulate}/${accumulateRows}`;
+        const worstC = Math.max(...gotC.map((v, i) => Math.abs(v - ref.value[i]) / ref.scale[i]));
+        assert.ok(worstC <= 1e-5, `${what}: product worst ${worstC}`);
+        for (let m = 0; m < d.M; m++) {
+          let want = accumulateRows ? before[m] : 0;
+          let scale = Math.abs(want);
+          for (let k = 0; k < d.K; k++) {
+            want += x.a[k * d.M + m]; // unscaled by alpha: a bias gradient is Σ dC
+            scale += Math.abs(x.a[k * d.M + m]);
+          }
+          assert.ok(Math.abs(gotRows[m] - want) <= 1e-5 * scale, `${what}: row sum ${m}: ${gotRows[m]} vs ${want}`);
+        }
+        // vec4 and split: the product and one column sum; otherwise a column sum of A of its own (2 passes for 640 rows)
+        if (d.M % 4 === 0 && s > 1) assert.equal(dispatches, 2, `${what}: dispatches`);
+        else assert.equal(dispatches, (s > 1 ? 2 : 1) + 2, `${what}: dispatches`);
+        gpu.endStep();
+        for (const t of [a, b, c, rows]) t.buffer.destroy();
+      }
+    }
+  }
+  assert.throws(() => encodeMatmul(gpu, gpu.temp(640 * 20), gpu.temp(640 * 12), gpu.temp(240), { batch: 1, M: 20, N: 12, K: 640 },
+    { transA: false, transB: false, accumulate: false, alpha: 1, rowSums: { dst: gpu.temp(20), accumulate: false } }), /rowSums needs .* \(transA\)/);
+  gpu.endStep();
+});

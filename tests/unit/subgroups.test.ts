@@ -247,7 +247,7 @@ test('the two paths really differ (other low bits in per-workgroup partial sums)
   const partialSums = async (path: Path) => {
     gpu.kernels.subgroups = path === 'subgroups';
     const partial = gpu.temp(256);
-    gpu.run('reduce', 'sum_partial', { n: x.length, cols: 1, square: 0, alpha: 1, accumulate: 0 }, { src, dst: partial }, [256], { WG: 256 });
+    gpu.run('reduce', 'sum_partial', { n: x.length, cols: 1, square: 0, alpha: 1, accumulate: 0, split: 0, accumulate2: 0 }, { src, dst: partial }, [256], { WG: 256 });
     return gpu.read(partial);
   };
   try {
@@ -283,7 +283,7 @@ test('subgroups: row kernels on workgroups of 38 and 100 threads, which end in a
       gpu.run('softmax', 'softmax_forward_subgroups', { rows, n, accumulate: 0 }, { x: X, dst: probs }, [rows], { WG });
       gpu.run('cross_entropy', 'soft_ce_forward_subgroups', { rows, classes: n, accumulate: 0 },
         { logits: Z, targets: T, row_loss: rowLoss, probs: ceProbs, correct }, [rows], { WG });
-      gpu.run('reduce', 'sum_final', { n: rows * n, cols: 1, square: 0, alpha: 1, accumulate: 0 }, { src: X, dst: total }, [1], { WG });
+      gpu.run('reduce', 'sum_final', { n: rows * n, cols: 1, square: 0, alpha: 1, accumulate: 0, split: 0, accumulate2: 0 }, { src: X, dst: total }, [1], { WG });
       const got = await readAll([y, probs, rowLoss, ceProbs, correct, total]);
       const where = `WG=${WG}`;
       check('layernorm out0 (WG 38, 100)', 'subgroups', where, got[0], ref.layerNorm(x, gamma, beta, n, LAYERNORM_EPS).y);

@@ -9,7 +9,7 @@
  * Backward, in terms of the same kernel (derivation: dop(A) = dC·op(B)ᵀ, dop(B) = op(A)ᵀ·dC):
  *   dA = transA ? mm(B, dC, tA=transB, tB=1) : mm(dC, B, tA=0, tB=!transB)
  *   dB = transB ? mm(dC, A, tA=1, tB=transA) : mm(A, dC, tA=!transA, tB=0)
- *   dbias = column sums of dC;  dR = dC
+ *   dbias = column sums of dC (with dB's product where it can: rowSums);  dR = dC
  * With GELU the forward also writes the pre-activation V, and the backward first forms
  * dV = dC · GELU'(V) (gelu.wgsl's gelu_backward) and uses dV for dC above.
  *
@@ -25,7 +25,7 @@ import { type Gpu, type Storage } from '../../gpu/gpu.ts';
 import { gradInto, passGradInto, record, zeroedGrad } from '../tape.ts';
 import { tempTensor, type Tensor } from '../tensor.ts';
 import { axpy } from './elementwise.ts';
-import { columnSum } from './reduce.ts';
+import { columnSum, columnSumSplit } from './reduce.ts';
 import { ELEMENTWISE_WG, MATMUL_TILE, elementwiseGrid } from './workgroups.ts';
 
 export interface MatmulOptions {
@@ -130,39 +130,57 @@ export interface EncodeMatmulOptions {
   kernel?: MatmulKernel;
   /** Forces the number of K slices (tests); it must divide K, and needs transA && !transB. Default: matmulSplitK. */
   splitK?: number;
+  /**
+   * Also dst[m] (+)= Σ_k op(A)[m, k], unscaled (transA only; batch 1): with A = dC stored K×M that
+   * is a bias gradient. Under split-K with the vec4 kernel it comes from the product's own A tiles
+   * and the one column sum (no pass of its own); otherwise a column sum of A.
+   */
+  rowSums?: { dst: Storage; accumulate: boolean };
 }
 
 /** Records the kernel: c = alpha·op(a)·op(b) (+ bias) (+ c), or GELU of it. `bias` may be absent. */
 export function encodeMatmul(gpu: Gpu, a: Storage, b: Storage, c: Storage, d: Dims, o: EncodeMatmulOptions): void {
   const gelu = o.activation === 'gelu';
   if (gelu && (!o.pre || o.accumulate || o.residual)) throw new Error('matmul: a GELU epilogue needs a pre-activation buffer, and no accumulate or residual');
+  if (o.rowSums && (!o.transA || d.batch !== 1 || a.dtype)) throw new Error('matmul: rowSums needs one product with an f32 A stored K×M (transA)');
   const slices = o.splitK ?? (o.bias || gelu || o.residual || c.dtype ? 1 : matmulSplitK(d, o.transA, o.transB));
   if (slices > 1) {
     if (d.batch !== 1 || !o.transA || o.transB || d.K % slices !== 0 || o.bias || gelu || o.residual || c.dtype) {
       throw new Error(`matmul: split-K needs one product with K-major operands (transA, not transB), an f32 output, no epilogue, and ${slices} dividing K=${d.K}`);
     }
     const k = d.K / slices;
-    const partials = gpu.temp(slices * d.M * d.N);
     const slice: Dims = { batch: slices, M: d.M, N: d.N, K: k };
-    encodeSlices(gpu, a, b, partials, slice, { ...o, accumulate: false, splitK: 1 }, k * d.M, k * d.N);
-    columnSum(gpu, partials, c, d.M * d.N, o.accumulate);
+    const fused = o.rowSums && (o.kernel ?? matmulKernel(slice, true, false)) !== 'scalar';
+    // each slice's partial product, then (fused) its M row sums: [slices, M·N (+ M)]
+    const stride = d.M * d.N + (fused ? d.M : 0);
+    const partials = gpu.temp(slices * stride);
+    encodeSlices(gpu, a, b, partials, slice, { ...o, accumulate: false, splitK: 1, rowSums: undefined }, k * d.M, k * d.N, fused ? stride : undefined);
+    if (fused) columnSumSplit(gpu, partials, c, o.rowSums!.dst, stride, d.M * d.N, o.accumulate, o.rowSums!.accumulate);
+    else columnSum(gpu, partials, c, d.M * d.N, o.accumulate);
     gpu.release(partials);
+    if (o.rowSums && !fused) columnSum(gpu, a, o.rowSums.dst, d.M, o.rowSums.accumulate);
     return;
   }
-  encodeSlices(gpu, a, b, c, d, o);
+  encodeSlices(gpu, a, b, c, d, { ...o, rowSums: undefined });
+  if (o.rowSums) columnSum(gpu, a, o.rowSums.dst, d.M, o.rowSums.accumulate);
 }
 
-/** The kernel itself; for split-K, `strideA` / `strideB` step from one K slice to the next. */
-function encodeSlices(gpu: Gpu, a: Storage, b: Storage, c: Storage, d: Dims, o: EncodeMatmulOptions, strideA?: number, strideB?: number): void {
+/**
+ * The kernel itself; for split-K, `strideA` / `strideB` step from one K slice to the next, and
+ * `rowSumStride` (the vec4 kernel's row_sums) is C's slice stride with the M row sums after the M·N products.
+ */
+function encodeSlices(gpu: Gpu, a: Storage, b: Storage, c: Storage, d: Dims, o: EncodeMatmulOptions, strideA?: number, strideB?: number, rowSumStride?: number): void {
   const gelu = o.activation === 'gelu';
   const kernel = o.kernel ?? matmulKernel(d, o.transA, o.transB);
   if (kernel !== 'scalar' && !matmulVec4Ok(d, o.transA, o.transB)) throw new Error(`matmul: the vec4 kernel needs multiples of 4 (M=${d.M} N=${d.N} K=${d.K})`);
   const z = d.batch;
   const params = {
     M: d.M, N: d.N, K: d.K, trans_a: o.transA, trans_b: o.transB,
-    batch_stride_a: strideA ?? (z > 1 && !d.sharedA ? d.M * d.K : 0), batch_stride_b: strideB ?? (z > 1 && !d.sharedB ? d.K * d.N : 0), batch_stride_c: d.M * d.N,
-    has_bias: !!o.bias, accumulate: o.accumulate, alpha: o.alpha, has_residual: !!o.residual,
+    batch_stride_a: strideA ?? (z > 1 && !d.sharedA ? d.M * d.K : 0), batch_stride_b: strideB ?? (z > 1 && !d.sharedB ? d.K * d.N : 0),
+    batch_stride_c: rowSumStride ?? d.M * d.N,
+    has_bias: !!o.bias, accumulate: o.accumulate, alpha: o.alpha, has_residual: !!o.residual, row_sums: rowSumStride !== undefined,
   };
+  if (rowSumStride !== undefined && (kernel === 'scalar' || gelu)) throw new Error('matmul: row sums are written by the vec4 kernel without GELU only');
   // Absent operands are bound to A, never read.
   const bias = o.bias ?? a;
   const residual = o.residual ?? a;
@@ -220,11 +238,17 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
       if (transA) encode(bRead, dC, dA, { ...g, M: d.K, N: d.M, K: d.N }, { transA: transB, transB: true, accumulate, alpha });
       else encode(dC, bRead, dA, { ...full, sharedB: d.sharedB, M: d.M, N: d.K, K: d.N }, { transA: false, transB: !transB, accumulate, alpha });
     });
+    // A linear layer's bias gradient, the column sums of dC, comes with its weight gradient
+    // (rowSums: under split-K from the product's own tiles and its one column sum)
+    let biasDone = false;
     sharedGrad(b, d.sharedB, (dB, accumulate) => {
-      if (transB) encode(dC, a.storage, dB, { ...full, sharedB: d.sharedA, M: d.N, N: d.K, K: d.M }, { transA: true, transB: transA, accumulate, alpha });
-      else encode(a.storage, dC, dB, { ...full, sharedA: d.sharedA, M: d.K, N: d.N, K: d.M }, { transA: !transA, transB: false, accumulate, alpha });
+      if (transB) {
+        const rowSums = bias?.requiresGrad && d.batch === 1 ? { dst: zeroedGrad(bias).storage, accumulate: true } : undefined;
+        encode(dC, a.storage, dB, { ...full, sharedB: d.sharedA, M: d.N, N: d.K, K: d.M }, { transA: true, transB: transA, accumulate, alpha, rowSums });
+        biasDone = !!rowSums;
+      } else encode(a.storage, dC, dB, { ...full, sharedA: d.sharedA, M: d.K, N: d.N, K: d.M }, { transA: !transA, transB: false, accumulate, alpha });
     });
-    if (bias?.requiresGrad) columnSum(gpu, dC, zeroedGrad(bias).storage, d.N, true);
+    if (bias?.requiresGrad && !biasDone) columnSum(gpu, dC, zeroedGrad(bias).storage, d.N, true);
     // dR = dC: the residual takes dC's buffer itself where it can (passGradInto); last, as it requires
     if (residual) passGradInto(residual, dOut, (dst, accumulate) => axpy(gpu, dC, dst.storage, 1, accumulate));
     if (pre) gpu.release(dC); // dV: read by nothing recorded from now on
