@@ -109,14 +109,19 @@ fn column_sum_partial(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(wor
   }
 }
 
+/** alpha · Σ_r src[r, c] over the p.n / p.cols rows. */
+fn column_total(c: u32) -> f32 {
+  let rows = p.n / p.cols;
+  var acc = 0.0;
+  for (var r = 0u; r < rows; r++) { acc += src[r * p.cols + c]; }
+  return p.alpha * acc;
+}
+
 @compute @workgroup_size(WG)
 fn column_sum(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c = gid.x;
   if (c >= p.cols) { return; }
-  let rows = p.n / p.cols;
-  var acc = 0.0;
-  for (var r = 0u; r < rows; r++) { acc += src[r * p.cols + c]; }
-  var v = p.alpha * acc;
+  var v = column_total(c);
   if (p.accumulate != 0u) { v += dst[c]; }
   dst[c] = v;
 }
@@ -125,10 +130,7 @@ fn column_sum(@builtin(global_invocation_id) gid: vec3<u32>) {
 fn column_sum_split(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c = gid.x;
   if (c >= p.cols) { return; }
-  let rows = p.n / p.cols;
-  var acc = 0.0;
-  for (var r = 0u; r < rows; r++) { acc += src[r * p.cols + c]; }
-  var v = p.alpha * acc;
+  var v = column_total(c);
   if (c < p.split) {
     if (p.accumulate != 0u) { v += dst[c]; }
     dst[c] = v;
