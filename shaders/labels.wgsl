@@ -9,6 +9,10 @@
 //   init_labels:       L[b,n,k] = w[b,n]·ỹ(y_b)[k] + (1 − w[b,n])·ỹ(y_partner)[k]
 //                      ỹ(c)[k] = 1 − s + s/K if k = c, else s/K
 //   init_own_shares:   v[b,n] = w[b,n]                                   (v is [B, N, 1])
+//   share_targets:     t[b,k] = v[b,0]·ỹ(y_b)[k] + (1 − v[b,0])·ỹ(y_partner)[k]   (v [B, N, 1] in src)
+//                      Every row of L⁰ is w·ỹ(y_b) + (1 − w)·ỹ(y_partner) and propagation is linear
+//                      with rows of P summing to 1, so L^l = v^l·ỹ(y_b) + (1 − v^l)·ỹ(y_partner):
+//                      TL-Align carries the one column v instead of K and forms its targets here.
 //   propagate_labels:  L'[b,i,c] = ½ ((1/H) Σ_h Σ_j P[b,h,i,j]·L[b,j,c] + L[b,i,c])   P [B,H,N,N]
 //                      (the separate pass over the stored P; training fuses it into the attention
 //                      forward instead: shaders/attention.wgsl, attention_forward_labels)
@@ -61,6 +65,17 @@ fn init_labels(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   let b = i / (p.columns * p.tokens);
   let w = own_share(b, n);
   dst[i] = w * smoothed_one_hot(class_ids[b], k) + (1.0 - w) * smoothed_one_hot(class_ids[p.batch - 1u - b], k);
+}
+
+// dst: t [B, K] from the propagated own shares v [B, N, 1] (src); thread per element.
+@compute @workgroup_size(WG)
+fn share_targets(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat(gid, nwg);
+  if (i >= p.batch * p.columns) { return; }
+  let k = i % p.columns;
+  let b = i / p.columns;
+  let v = src[b * p.tokens];
+  dst[i] = v * smoothed_one_hot(class_ids[b], k) + (1.0 - v) * smoothed_one_hot(class_ids[p.batch - 1u - b], k);
 }
 
 // dst: v⁰ [B, N, 1]; thread per element.

@@ -92,6 +92,20 @@ export function propagateThroughBlocks(initial: Tensor, probs: readonly Tensor[]
   return layers;
 }
 
+/**
+ * TL-Align's targets [B, K] from the propagated own shares v [B, N, 1]: v_CLS·ỹ(y_b) + (1 − v_CLS)·ỹ(y_partner),
+ * the CLS row of the K-column L^l (equal because L⁰'s rows are all of that form and propagation is linear).
+ */
+export function shareTargets(gpu: Gpu, shares: Tensor, o: { labels: Storage; classes: number; smoothing: number }): Tensor {
+  const [batch, tokens, columns] = shares.shape;
+  if (columns !== 1) throw new Error(`shareTargets: own shares are [B, N, 1], got [${shares.shape}]`);
+  if (o.labels.elements !== batch) throw new Error(`shareTargets: ${o.labels.elements} labels for a batch of ${batch}`);
+  const out = tempTensor(gpu, [batch, o.classes], 'share_targets');
+  const p: LabelParams = { batch, tokens, columns: o.classes, heads: 1, per_sample: false, smoothing: o.smoothing, cls_own_share: 0, mode: 0, gt_weight: 0 };
+  gpu.run('labels', 'share_targets', p, { class_ids: o.labels, src: shares.storage, dst: out.storage }, elementwiseGrid(out.size), { WG });
+  return out;
+}
+
 /** The CLS rows of L [B, N, C] as soft targets [B, C]. */
 export function clsTargets(labels: Tensor): Tensor {
   return noGrad(() => gatherToken(labels, 0));

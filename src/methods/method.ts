@@ -109,6 +109,8 @@ export interface Method {
    * kernels; targets() then finds the layers in `propagated`.
    */
   initialLabels?(t: BatchInputs): Tensor;
+  /** initialLabels are the own shares v⁰ [B, N, 1] (TL-Align): the fluctuation view reads the carried layers. */
+  readonly labelsAreOwnShares?: boolean;
   /** Soft targets [B, K] for the CLS logits; called under noGrad after the forward pass. */
   targets(t: TargetInputs): Tensor;
   /** The training loss; default: soft-target CE of the CLS logits against targets(). */

@@ -364,7 +364,7 @@ export class TrainingRun {
       return this.method.loss ? this.method.loss(inputs) : clsLoss(this.method, inputs);
     }, this.learningRate(this.step), { ...(mix.at === 'embeddings' ? { swapPatches: this.tokenMask } : {}), labels: fused });
     axpy(gpu, loss.loss.storage, this.lossSum, 1, true);
-    let shares: readonly Tensor[] | undefined = sharesCarried ? out.labels : undefined;
+    let shares: readonly Tensor[] | undefined = sharesCarried ? out.labels : this.method.labelsAreOwnShares ? inputs!.propagated : undefined;
     const ownShares = () => (shares ??= this.ownShares(inputs!));
     if (this.fluctuationRequest) this.readFluctuation(inputs!, ownShares(), this.fluctuationRequest);
     this.fluctuationRequest = undefined;

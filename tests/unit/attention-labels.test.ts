@@ -165,12 +165,12 @@ test('a TL-Align training step: same targets and loss with fusion as without (1e
   const eTargets = assertClose(a.targets, b.targets, 1e-6, 'targets');
   const eLoss = Math.abs(fused.loss - separate.loss) / Math.abs(separate.loss);
   assert.ok(eLoss <= 1e-6, `loss ${fused.loss} vs ${separate.loss}: rel ${eLoss.toExponential(2)}`);
-  // TL-Align's own shares of the snapshot take the separate path in both runs (the forward carries the K-column labels).
-  a.fluctuation!.forEach((l, i) => assert.deepEqual(l, b.fluctuation![i], `fluctuation layer ${i}`));
+  // TL-Align carries the own shares (one column): the snapshot's fluctuation view reads those layers, fused or not.
+  a.fluctuation!.forEach((l, i) => assertClose(l, b.fluctuation![i], 1e-6, `fluctuation layer ${i}`));
   assert.equal(fused.dispatches.get('attention_forward_labels'), depth);
   assert.equal(fused.dispatches.get('attention_combine_labels'), depth);
-  assert.equal(fused.dispatches.get('propagate_labels'), depth, 'only the snapshot\'s own shares');
-  assert.equal(separate.dispatches.get('propagate_labels'), 2 * depth);
+  assert.equal(fused.dispatches.get('propagate_labels'), undefined, 'no propagation outside the attention kernels');
+  assert.equal(separate.dispatches.get('propagate_labels'), depth);
   t.diagnostic(`targets max rel ${eTargets.toExponential(2)}, loss rel ${eLoss.toExponential(2)} (${fused.loss} vs ${separate.loss}); ` +
     `dispatches per step ${total(fused.dispatches)} fused, ${total(separate.dispatches)} separate`);
 });

@@ -10,7 +10,7 @@ import * as ref from '../../src/autograd/reference/index.ts';
 import { type Gpu, type Storage } from '../../src/gpu/gpu.ts';
 import { openNodeGpu } from '../../src/gpu/node.ts';
 import { initLabelsRef, ownSharesRef, propagateRef, scalarFormTargetsRef, smoothedOneHot } from '../../src/methods/labels-reference.ts';
-import { clsTargets, initLabels, initOwnShares, propagateLabels, propagateThroughBlocks } from '../../src/methods/labels.ts';
+import { clsTargets, initLabels, initOwnShares, propagateLabels, propagateThroughBlocks, shareTargets } from '../../src/methods/labels.ts';
 import { Rng } from '../../src/nn/random.ts';
 
 let gpu: Gpu;
@@ -116,22 +116,29 @@ async function randomChain(seed: number) {
   const shares = Array.from({ length: d.batch * T }, (_, i) => [0, 1, rng.next()][i % 3]);
   const share = upload([d.batch, T], shares).storage;
   const probs = Array.from({ length: d.depth }, () => randomAttention(rng, d.batch, d.heads, d.tokens));
-  const layers = propagateThroughBlocks(initLabels(gpu, { ...d, labels: uploadClassIds(labels), partnerShare: share }), probs);
+  const classIds = uploadClassIds(labels);
+  const layers = propagateThroughBlocks(initLabels(gpu, { ...d, labels: classIds, partnerShare: share }), probs);
   const ownShares = propagateThroughBlocks(initOwnShares(gpu, { ...d, partnerShare: share }), probs);
   const targets = clsTargets(layers[d.depth]);
+  // what TL-Align trains with: the K-column target formed from the final CLS own share
+  const fromShares = shareTargets(gpu, ownShares[d.depth], { labels: classIds, classes: d.classes, smoothing: d.smoothing });
   return {
     d, labels, shares, probs,
     layers: await Promise.all(layers.map((l) => l.read())),
     finalOwnShares: await ownShares[d.depth].read(),
     targets: await targets.read(),
+    shareTargets: await fromShares.read(),
   };
 }
 
-test('K-column propagation equals the scalar form (B = 5, N = 17, H = 3, 4 blocks): target = ρ·ỹ_i + (1−ρ)·ỹ_partner', async () => {
-  const { d, labels, shares, probs, layers, finalOwnShares, targets } = await randomChain(1);
+test('K-column propagation equals the scalar form (B = 5, N = 17, H = 3, 4 blocks): target = ρ·ỹ_i + (1−ρ)·ỹ_partner, as shareTargets forms it', async () => {
+  const { d, labels, shares, probs, layers, finalOwnShares, targets, shareTargets: fromShares } = await randomChain(1);
   assert.equal(layers.length, d.depth + 1);
   const want = scalarFormTargetsRef(finalOwnShares, labels, d);
   assertClose(targets, want, 1e-5, 'CLS row of L_final vs ρ·ỹ_i + (1−ρ)·ỹ_partner');
+  // shareTargets (TL-Align's training path) forms that target on the GPU: against the float64 formula and the K-column form
+  assertClose(fromShares, want, 1e-6, 'shareTargets vs ρ·ỹ_i + (1−ρ)·ỹ_partner (float64, from the GPU ρ)');
+  assertClose(fromShares, targets, 1e-5, 'shareTargets vs the CLS row of the K-column L_final');
   // Both forms against the float64 chain too, so neither can agree with the other by sharing a bug.
   let L = initLabelsRef(labels, { ...d, partnerShare: shares });
   let v = ownSharesRef({ ...d, partnerShare: shares });
@@ -260,4 +267,25 @@ test('GPU vs float64 reference on random inputs: init_labels (per-batch, per-sam
   const got = await propagateLabels(upload([p.batch, p.tokens, p.columns], L), P).read();
   const err = maxRelDiff(got, propagateRef(L, await P.read(), p));
   assert.ok(err <= 1e-6, `propagate_labels: rel error ${err}`);
+});
+
+test('the tl-align method trains on the one-column form: its targets equal the K-column CLS row (GPU and float64)', async () => {
+  const { tlAlign, alignedLabelTargets } = await import('../../src/methods/tl-align.ts');
+  const d = { batch: 4, tokens: 17, heads: 2, classes: 10, smoothing: 0.1, clsOwnShare: 0.625, perSample: false, depth: 3 };
+  const rng = new Rng(11);
+  const labels = [3, 7, 7, 1];
+  const shares = Array.from({ length: d.tokens - 1 }, (_, i) => (i % 5 < 2 ? 1 : 0)); // the batch's token mask
+  const probs = Array.from({ length: d.depth }, () => randomAttention(rng, d.batch, d.heads, d.tokens));
+  const inputs = {
+    gpu, labels: uploadClassIds(labels), partnerShare: upload([d.tokens - 1], shares).storage, batch: d.batch, tokens: d.tokens,
+    classes: d.classes, smoothing: d.smoothing, mix: { ownShare: d.clsOwnShare }, attention: probs,
+  } as unknown as Parameters<typeof tlAlign.targets>[0];
+  const got = await noGrad(() => tlAlign.targets(inputs)).read();
+  const kColumns = await noGrad(() => alignedLabelTargets(inputs)).read();
+  assertClose(got, kColumns, 1e-5, 'tl-align targets vs the K-column form on the GPU');
+  let L = initLabelsRef(labels, { ...d, partnerShare: shares });
+  for (const P of probs) L = propagateRef(L, await P.read(), { ...d, columns: d.classes });
+  const want = Array.from({ length: d.batch * d.classes }, (_, i) => L[Math.floor(i / d.classes) * d.tokens * d.classes + (i % d.classes)]);
+  assertClose(got, want, 1e-5, 'tl-align targets vs the float64 K-column chain');
+  assert.equal((tlAlign.initialLabels!(inputs)).shape[2], 1, 'one column carried');
 });
