@@ -5,10 +5,9 @@
 import { type ChangeEvent, type DragEvent, type ReactNode, useState } from 'react';
 import { METHODS } from '../methods/index.ts';
 import { PRESETS, type VitConfig } from '../nn/presets.ts';
-import { type Precision } from '../nn/vit.ts';
 import { type DatasetKind, type RunConfig } from '../train/protocol.ts';
 import { vitConfigOf } from '../train/trainer.ts';
-import { vitParamSpecs } from '../nn/vit.ts';
+import { type Precision, vitParamSpecs } from '../nn/vit.ts';
 import { needsTeacher, TEACHER_CONTROL, useStore } from './store.ts';
 import { configProblem } from './url-config.ts';
 
