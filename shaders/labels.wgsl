@@ -55,6 +55,11 @@ fn smoothed_one_hot(class_id: u32, k: u32) -> f32 {
   return select(off, 1.0 - p.smoothing + off, k == class_id);
 }
 
+// w·ỹ(y_b)[k] + (1 − w)·ỹ(y_partner)[k]: a label row of sample b whose own-image share is w.
+fn mixed_label(b: u32, k: u32, w: f32) -> f32 {
+  return w * smoothed_one_hot(class_ids[b], k) + (1.0 - w) * smoothed_one_hot(class_ids[p.batch - 1u - b], k);
+}
+
 // dst: L⁰ [B, N, K]; thread per element.
 @compute @workgroup_size(WG)
 fn init_labels(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -64,7 +69,7 @@ fn init_labels(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   let n = (i / p.columns) % p.tokens;
   let b = i / (p.columns * p.tokens);
   let w = own_share(b, n);
-  dst[i] = w * smoothed_one_hot(class_ids[b], k) + (1.0 - w) * smoothed_one_hot(class_ids[p.batch - 1u - b], k);
+  dst[i] = mixed_label(b, k, w);
 }
 
 // dst: t [B, K] from the propagated own shares v [B, N, 1] (src); thread per element.
@@ -74,8 +79,7 @@ fn share_targets(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   if (i >= p.batch * p.columns) { return; }
   let k = i % p.columns;
   let b = i / p.columns;
-  let v = src[b * p.tokens];
-  dst[i] = v * smoothed_one_hot(class_ids[b], k) + (1.0 - v) * smoothed_one_hot(class_ids[p.batch - 1u - b], k);
+  dst[i] = mixed_label(b, k, src[b * p.tokens]);
 }
 
 // dst: v⁰ [B, N, 1]; thread per element.

@@ -150,18 +150,18 @@ export function encodeMatmul(gpu: Gpu, a: Storage, b: Storage, c: Storage, d: Di
     }
     const k = d.K / slices;
     const slice: Dims = { batch: slices, M: d.M, N: d.N, K: k };
-    const fused = o.rowSums && (o.kernel ?? matmulKernel(slice, true, false)) !== 'scalar';
-    // each slice's partial product, then (fused) its M row sums: [slices, M·N (+ M)]
-    const stride = d.M * d.N + (fused ? d.M : 0);
+    const rowSums = (o.kernel ?? matmulKernel(slice, true, false)) !== 'scalar' ? o.rowSums : undefined;
+    // each slice's partial product, then (rowSums) its M row sums: [slices, M·N (+ M)]
+    const stride = d.M * d.N + (rowSums ? d.M : 0);
     const partials = gpu.temp(slices * stride);
-    encodeSlices(gpu, a, b, partials, slice, { ...o, accumulate: false, splitK: 1, rowSums: undefined }, k * d.M, k * d.N, fused ? stride : undefined);
-    if (fused) columnSumSplit(gpu, partials, c, o.rowSums!.dst, stride, d.M * d.N, o.accumulate, o.rowSums!.accumulate);
+    encodeSlices(gpu, a, b, partials, slice, { ...o, accumulate: false, splitK: 1 }, k * d.M, k * d.N, rowSums ? stride : undefined);
+    if (rowSums) columnSumSplit(gpu, partials, c, rowSums.dst, stride, d.M * d.N, o.accumulate, rowSums.accumulate);
     else columnSum(gpu, partials, c, d.M * d.N, o.accumulate);
     gpu.release(partials);
-    if (o.rowSums && !fused) columnSum(gpu, a, o.rowSums.dst, d.M, o.rowSums.accumulate);
-    return;
+    if (rowSums) return;
+  } else {
+    encodeSlices(gpu, a, b, c, d, o);
   }
-  encodeSlices(gpu, a, b, c, d, { ...o, rowSums: undefined });
   if (o.rowSums) columnSum(gpu, a, o.rowSums.dst, d.M, o.rowSums.accumulate);
 }
 
@@ -240,15 +240,13 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     });
     // A linear layer's bias gradient, the column sums of dC, comes with its weight gradient
     // (rowSums: under split-K from the product's own tiles and its one column sum)
-    let biasDone = false;
+    const biasWithB = !!bias?.requiresGrad && b.requiresGrad && transB && d.batch === 1;
     sharedGrad(b, d.sharedB, (dB, accumulate) => {
-      if (transB) {
-        const rowSums = bias?.requiresGrad && d.batch === 1 ? { dst: zeroedGrad(bias).storage, accumulate: true } : undefined;
-        encode(dC, a.storage, dB, { ...full, sharedB: d.sharedA, M: d.N, N: d.K, K: d.M }, { transA: true, transB: transA, accumulate, alpha, rowSums });
-        biasDone = !!rowSums;
-      } else encode(a.storage, dC, dB, { ...full, sharedA: d.sharedA, M: d.K, N: d.N, K: d.M }, { transA: !transA, transB: false, accumulate, alpha });
+      const rowSums = biasWithB ? { dst: zeroedGrad(bias!).storage, accumulate: true } : undefined;
+      if (transB) encode(dC, a.storage, dB, { ...full, sharedB: d.sharedA, M: d.N, N: d.K, K: d.M }, { transA: true, transB: transA, accumulate, alpha, rowSums });
+      else encode(a.storage, dC, dB, { ...full, sharedA: d.sharedA, M: d.K, N: d.N, K: d.M }, { transA: !transA, transB: false, accumulate, alpha });
     });
-    if (bias?.requiresGrad && !biasDone) columnSum(gpu, dC, zeroedGrad(bias).storage, d.N, true);
+    if (bias?.requiresGrad && !biasWithB) columnSum(gpu, dC, zeroedGrad(bias).storage, d.N, true);
     // dR = dC: the residual takes dC's buffer itself where it can (passGradInto); last, as it requires
     if (residual) passGradInto(residual, dOut, (dst, accumulate) => axpy(gpu, dC, dst.storage, 1, accumulate));
     if (pre) gpu.release(dC); // dV: read by nothing recorded from now on

@@ -4,13 +4,15 @@ import { tempTensor, type Tensor } from '../tensor.ts';
 import { REDUCE_MAX_GROUPS, REDUCE_WG } from './workgroups.ts';
 
 const constants = { WG: REDUCE_WG };
+/** reduce.wgsl's uniforms that a kernel leaves at rest (every call gives the whole struct). */
+const REST = { square: 0, alpha: 1, accumulate: 0, split: 0, accumulate2: 0 };
 
 /** dst[0] (+)= alpha · Σ src (squared when `square`). Two dispatches, deterministic. */
 export function encodeSum(gpu: Gpu, src: Storage, dst: Storage, o: { square?: boolean; alpha?: number; accumulate?: boolean } = {}): void {
   const groups = Math.max(1, Math.min(REDUCE_MAX_GROUPS, Math.ceil(src.elements / REDUCE_WG)));
   const partial = gpu.temp(groups);
-  gpu.run('reduce', 'sum_partial', { n: src.elements, cols: 1, square: !!o.square, alpha: 1, accumulate: 0, split: 0, accumulate2: 0 }, { src, dst: partial }, [groups], constants);
-  gpu.run('reduce', 'sum_final', { n: groups, cols: 1, square: 0, alpha: o.alpha ?? 1, accumulate: !!o.accumulate, split: 0, accumulate2: 0 }, { src: partial, dst }, [1], constants);
+  gpu.run('reduce', 'sum_partial', { ...REST, n: src.elements, cols: 1, square: !!o.square }, { src, dst: partial }, [groups], constants);
+  gpu.run('reduce', 'sum_final', { ...REST, n: groups, cols: 1, alpha: o.alpha ?? 1, accumulate: !!o.accumulate }, { src: partial, dst }, [1], constants);
 }
 
 /** Rows per workgroup in the first pass of a column sum (shaders/reduce.wgsl). */
@@ -27,10 +29,10 @@ export function columnSum(gpu: Gpu, src: Storage, dst: Storage, cols: number, ac
   let input = src;
   if (chunks > 1) {
     input = gpu.temp(chunks * cols);
-    gpu.run('reduce', 'column_sum_partial', { n: src.elements, cols, square: 0, alpha: 1, accumulate: 0, split: 0, accumulate2: 0 }, { src, dst: input },
+    gpu.run('reduce', 'column_sum_partial', { ...REST, n: src.elements, cols }, { src, dst: input },
       [Math.ceil(cols / COLUMN_TILE), chunks], { COLUMN_CHUNK });
   }
-  gpu.run('reduce', 'column_sum', { n: input.elements, cols, square: 0, alpha: 1, accumulate, split: 0, accumulate2: 0 }, { src: input, dst }, [Math.ceil(cols / REDUCE_WG)], constants);
+  gpu.run('reduce', 'column_sum', { ...REST, n: input.elements, cols, accumulate }, { src: input, dst }, [Math.ceil(cols / REDUCE_WG)], constants);
 }
 
 /**
@@ -38,7 +40,7 @@ export function columnSum(gpu: Gpu, src: Storage, dst: Storage, cols: number, ac
  * buffer: dst[c] (+)= Σ_r src[r, c] for c < split, dst2[c − split] (+)= … for the rest.
  */
 export function columnSumSplit(gpu: Gpu, src: Storage, dst: Storage, dst2: Storage, cols: number, split: number, accumulate: boolean, accumulate2: boolean): void {
-  gpu.run('reduce', 'column_sum_split', { n: src.elements, cols, square: 0, alpha: 1, accumulate, split, accumulate2 }, { src, dst, dst2 }, [Math.ceil(cols / REDUCE_WG)], constants);
+  gpu.run('reduce', 'column_sum_split', { ...REST, n: src.elements, cols, accumulate, split, accumulate2 }, { src, dst, dst2 }, [Math.ceil(cols / REDUCE_WG)], constants);
 }
 
 /** A [1] tensor holding alpha·Σ t (no gradient: for metrics and norms). */
