@@ -8,7 +8,9 @@
 #   2. npm run bench (labelflow's kernels, per-kernel GPU times, the split-K sweep of the weight
 #      gradients; f32 and, with shader-f16, f16);
 #   3. time to 80% CIFAR-10 test accuracy with `small`, stopping at 80% or at the time left.
-# Every step has its own time limit, so one that hangs cannot take the others' time.
+# Every step has its own time limit, so one that hangs cannot take the others' time. The CLIs run
+# through .gpu-kit/native-logs.mjs, which keeps the GPU stack's harmless native log lines out of
+# the output as npm run does (LABELFLOW_NATIVE_LOGS=1 keeps them).
 # GPU_CHECK_SECONDS (default 540): the whole budget. GPU_CHECK_QUICK=1: tiny shapes, for a
 # software adapter (how the script is tested here). GPU_PEAK_GFLOPS overrides the table below;
 # GPU_CHECK_EPOCHS and GPU_CHECK_METHOD (default none) set the training run.
@@ -20,7 +22,8 @@ budget=${GPU_CHECK_SECONDS:-540}
 quick=${GPU_CHECK_QUICK:-}
 start=$SECONDS
 left() { echo $((budget - (SECONDS - start))); }
-for f in train bench bench-peers; do
+cli=(node .gpu-kit/native-logs.mjs)
+for f in train bench bench-peers native-logs; do
   [ -f ".gpu-kit/$f.mjs" ] || { echo "gpu-check: .gpu-kit/$f.mjs missing: run npm run gpu:kit here and carry .gpu-kit" >&2; exit 2; }
 done
 
@@ -52,7 +55,7 @@ run() { # run NAME SECONDS CMD...: output to $out/NAME.log and the terminal, kil
 }
 
 # A probe first: without a GPU adapter, the rest would spend the budget measuring a software one.
-if ! run adapter 60 node .gpu-kit/bench.mjs --adapter; then
+if ! run adapter 60 "${cli[@]}" .gpu-kit/bench.mjs --adapter; then
   echo "gpu-check: no WebGPU adapter (see $out/adapter.log; Vulkan loaders and ICDs in $out/gpu.txt)" >&2
   exit 3
 fi
@@ -62,15 +65,15 @@ if [ -z "$quick" ] && grep -q 'fallback/software' "$out/adapter.log"; then
 fi
 
 if [ -n "$quick" ]; then
-  run peers 300 node .gpu-kit/bench-peers.mjs --quick --json "$out/peers.json"
-  run bench 300 node .gpu-kit/bench.mjs --quick --json "$out/bench.json"
-  run train "$(left)" node .gpu-kit/train.mjs --data .gpu-kit/cifar10-jpg.tar.gz --model test --train-limit 1000 --test-limit 500 \
+  run peers 300 "${cli[@]}" .gpu-kit/bench-peers.mjs --quick --json "$out/peers.json"
+  run bench 300 "${cli[@]}" .gpu-kit/bench.mjs --quick --json "$out/bench.json"
+  run train "$(left)" "${cli[@]}" .gpu-kit/train.mjs --data .gpu-kit/cifar10-jpg.tar.gz --model test --train-limit 1000 --test-limit 500 \
     --epochs 2 --batch 64 --target-acc 20 --quiet --max-minutes 1 --out "$out/train.json"
   exit 0
 fi
 
-run peers 170 node .gpu-kit/bench-peers.mjs --presets small,base --batch 128 --sizes 256,512,1024,2048 ${peak:+--peak-gflops "$peak"} --json "$out/peers.json"
-run bench 90 node .gpu-kit/bench.mjs --presets small,base --sizes 1024,2048 --json "$out/bench.json"
+run peers 170 "${cli[@]}" .gpu-kit/bench-peers.mjs --presets small,base --batch 128 --sizes 256,512,1024,2048 ${peak:+--peak-gflops "$peak"} --json "$out/peers.json"
+run bench 90 "${cli[@]}" .gpu-kit/bench.mjs --presets small,base --sizes 1024,2048 --json "$out/bench.json"
 # The rest of the budget, less a margin for loading the data and the last epoch, goes to training.
 minutes=$(awk -v s="$(left)" 'BEGIN { m = (s - 60) / 60; if (m < 1) m = 1; printf "%.1f", m }')
 # The cosine schedule is fixed at the start, so the epoch count is fitted to the time: from the
@@ -81,5 +84,5 @@ epochs=${GPU_CHECK_EPOCHS:-$(node -e '
   let ips; try { ips = JSON.parse(require("fs").readFileSync(file, "utf8")).presets.find((p) => p.preset === "small").engines[0].imagesPerSecond; } catch {}
   console.log(ips ? Math.max(5, Math.min(100, Math.floor((minutes * 60 * ips) / 60000))) : 30);' "$out/peers.json" "$minutes")}
 echo "gpu-check: training small for $epochs epochs (${minutes} min at most)"
-run train "$(left)" node .gpu-kit/train.mjs --data .gpu-kit/cifar10-jpg.tar.gz --model small --method "${GPU_CHECK_METHOD:-none}" \
+run train "$(left)" "${cli[@]}" .gpu-kit/train.mjs --data .gpu-kit/cifar10-jpg.tar.gz --model small --method "${GPU_CHECK_METHOD:-none}" \
   --epochs "$epochs" --batch 128 --target-acc 80 --stop-at-target --max-minutes "$minutes" --quiet --out "$out/train.json"

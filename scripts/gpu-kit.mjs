@@ -1,7 +1,9 @@
 // `npm run gpu:kit`: what scripts/gpu-check.sh needs on a bare GPU machine with no network and no
 // npm, packed here into two git-ignored folders that the device tool carries:
 //   .gpu-kit/      the CLIs (train, bench, bench:peers) as one-file Node bundles, TF.js and jax-js
-//                  inside; the full CIFAR-10 JPEG archive (19 MB) from ../shared
+//                  inside; their launcher (native-logs.mjs: `node .gpu-kit/native-logs.mjs
+//                  .gpu-kit/train.mjs ...` hides harmless native log lines, as npm run does);
+//                  the full CIFAR-10 JPEG archive (19 MB) from ../shared
 //   .gpu-runtime/  Node, Dawn (the `webgpu` package, linux-x64) and the Vulkan loader
 //                  (../shared/gpu/pack-runtime.sh)
 // Then, on the device: `source .gpu-runtime/activate.sh && bash scripts/gpu-check.sh`, with both
@@ -23,6 +25,7 @@ const runtime = join(root, '.gpu-runtime');
 const cifar = join(root, '..', 'shared', 'datasets', 'cifar10', 'cifar10-jpg.tar.gz');
 
 const CLIS = { train: 'src/cli/train.ts', bench: 'src/cli/bench.ts', 'bench-peers': 'src/cli/bench-peers.ts' };
+const LAUNCHER = ['native-logs.mjs', 'tty-stderr.mjs'];
 // tfjs-core's Node platform calls require('util'); an ES module has no `require` of its own.
 const REQUIRE_SHIM = "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
 
@@ -47,6 +50,8 @@ for (const [name, entry] of Object.entries(CLIS)) {
     logLevel: 'warning',
   });
 }
+// The launcher that keeps the GPU stack's harmless native log lines out of stderr, as npm run does.
+for (const f of LAUNCHER) copyFileSync(join(root, 'scripts', f), join(kit, f));
 if (bundlesOnly) process.exit(0);
 if (!existsSync(cifar)) throw new Error(`gpu:kit: ${cifar} not found (the shared CIFAR-10 archive)`);
 copyFileSync(cifar, join(kit, 'cifar10-jpg.tar.gz'));

@@ -28,7 +28,10 @@ export function usage(command: string, spec: Record<string, FlagSpec>): string {
     const left = f.type === 'boolean' ? `--${name}` : `--${name} ${f.value ?? (f.type === 'list' ? 'a,b' : f.type === 'number' ? 'N' : 'VALUE')}`;
     return `  ${left.padEnd(26)} ${f.help}`;
   });
-  return [`usage: ${command} [flags]`, ...rows, `  ${'--help'.padEnd(26)} print this and exit`].join('\n');
+  return [`usage: ${command} [flags]`, ...rows, `  ${'--help'.padEnd(26)} print this and exit`,
+    'environment:',
+    `  ${'LABELFLOW_NATIVE_LOGS=1'.padEnd(26)} show the GPU driver stack's own log lines, hidden by default as harmless (Dawn's "... artificially reduced", "XDG_RUNTIME_DIR is invalid")`,
+  ].join('\n');
 }
 
 /** Parses argv (without node and the script). Throws ArgsError; `help` is true for --help/-h. */

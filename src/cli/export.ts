@@ -3,7 +3,8 @@
  * Writes a labelflow checkpoint's ViT as an ONNX model (src/interop/onnx.ts): input `images`
  * [batch, C, S, S] normalised as the engine's batches are, output `logits` [batch, K], and with
  * --dense also `dense_logits` [batch, K, G, G] (what a Token Labeling teacher needs). The model
- * comes from the checkpoint's `labelflow.config` metadata; a Token Labeling `aux_head` is used
+ * is the one the checkpoint's `architecture` metadata names (or, in a file written before it
+ * had one, its `labelflow.config`); a Token Labeling `aux_head` is used
  * when the checkpoint has one, other extra tensors (optimizer state, mix_head) are left out.
  */
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { decodeSafetensors } from '../interop/safetensors.ts';
 import { exportVitOnnx, planVitOnnx } from '../interop/onnx.ts';
 import { type VitConfig } from '../nn/presets.ts';
 import { vitParamSpecs } from '../nn/vit.ts';
+import { ARCHITECTURE_KEY, checkpointArchitecture } from '../train/checkpoint.ts';
 import { vitConfigOf } from '../train/trainer.ts';
 import { parseArgsOrExit } from './args.ts';
 
@@ -42,8 +44,11 @@ function orFail<T>(action: () => T, context = ''): T {
 }
 
 const file = orFail(() => decodeSafetensors(new Uint8Array(readFileSync(path)), path), 'not a labelflow checkpoint: ');
+const described = orFail(() => checkpointArchitecture(file.metadata, path));
 const configText = file.metadata['labelflow.config'];
-if (configText === undefined) fail(`${path} is a safetensors file but not a labelflow checkpoint: its __metadata__ has no "labelflow.config"`);
+if (!described && configText === undefined) {
+  fail(`${path} is a safetensors file but not a labelflow checkpoint: its __metadata__ has no "labelflow.config" and no "${ARCHITECTURE_KEY}"`);
+}
 
 /** The ViT a checkpoint's config describes: a training config ({model: preset name, modelOverrides}) or a VitConfig itself. */
 function modelOf(config: unknown): VitConfig {
@@ -56,7 +61,8 @@ function modelOf(config: unknown): VitConfig {
   throw new Error(`"labelflow.config" names no model (no preset "model" and no ${keys.join('/')})`);
 }
 
-const config = orFail(() => modelOf(JSON.parse(configText!)), `${path}: `);
+// The architecture a format-2 file names; a format-1 file's model comes from its training config.
+const config = described?.config ?? orFail(() => modelOf(JSON.parse(configText!)), `${path}: `);
 const weights = new Map<string, Float32Array>();
 for (const [name, t] of file.tensors) {
   if (name.startsWith('optimizer.')) continue;

@@ -360,3 +360,29 @@ test('a checkpoint of another model, or with a tensor missing, extra or of anoth
   assertSameArrays(await model.params.read(), before, 'values after refused loads');
   assert.equal(optimizer.step, TRAIN_STEPS);
 });
+
+test('format 2 names its architecture: a checkpoint of another head count is refused, a newer format too, and a format-1 file (no architecture) still loads', async () => {
+  const { model, optimizer } = await trainedModel(SEED);
+  const own = await saveCheckpoint(model, optimizer, META);
+  const ownMetadata = decodeSafetensors(own).metadata;
+  assert.equal(ownMetadata.labelflow_format, '2');
+  assert.equal(JSON.parse(ownMetadata.architecture).num_heads, PRESETS.test.heads);
+
+  // Same shapes, other heads: only the architecture can tell.
+  const fourHeads = { ...PRESETS.test, heads: 4 };
+  const other = new VisionTransformer(gpu, fourHeads, SEED);
+  const otherBytes = await saveCheckpoint(other, new AdamW(other.params), { ...META, config: { model: fourHeads } });
+  const before = await model.params.read();
+  assert.throws(() => loadCheckpoint(otherBytes, model, optimizer, 'heads.safetensors'),
+    /checkpoint heads\.safetensors does not fit this model: heads 4 in the checkpoint's architecture, 2 in the model/);
+  const newer = reencoded(own, (ts) => ts, { ...ownMetadata, labelflow_format: '3' });
+  assert.throws(() => loadCheckpoint(newer, model, optimizer, 'newer.safetensors'), /newer\.safetensors has format 3, newer than this labelflow reads \(up to 2\)/);
+  assertSameArrays(await model.params.read(), before, 'values after refused loads');
+
+  const formatOne = Object.fromEntries(Object.entries(ownMetadata).filter(([k]) => !['labelflow_format', 'architecture', 'timm_kwargs'].includes(k)));
+  const fresh = new VisionTransformer(gpu, PRESETS.test, SEED + 3);
+  const freshOptimizer = new AdamW(fresh.params, { maxGradNorm: 1 });
+  assert.deepEqual(loadCheckpoint(reencoded(own, (ts) => ts, formatOne), fresh, freshOptimizer, 'format1.safetensors'), META);
+  assertSameArrays(await fresh.params.read(), before, 'format-1 values');
+  assert.equal(freshOptimizer.step, TRAIN_STEPS);
+});
