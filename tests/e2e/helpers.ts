@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize, resolve } from 'node:path';
+import { dirname, extname, join, normalize, resolve } from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
@@ -86,4 +86,35 @@ export function viteBuild(): string {
   assert.equal(r.status, 0, `vite build failed:\n${r.stdout}\n${r.stderr}`);
   console.log(`vite build: ${Date.now() - t0} ms`);
   return (distDir = out);
+}
+
+/**
+ * A measured figure of the page (load times, throughput ratios), merged into
+ * test-results/page-figures.json under `id`; `npm run readme:tables` turns that file into the
+ * playground's table in docs. Every figure names what measured it.
+ */
+export interface PageFigure {
+  /** What was measured, as the table's row label. */
+  label: string;
+  value: number;
+  /** 's', 'img/s', 'ratio', … */
+  unit: string;
+  /** The issue's target, as text ("≤ 15 s", "≥ 0.90"), and whether the value met it. */
+  target?: string;
+  pass?: boolean;
+  /** The adapter the page ran on, as the page reports it. */
+  adapter: string;
+  /** The test file that measured it. */
+  command: string;
+  detail?: string;
+}
+
+export const PAGE_FIGURES = join(ROOT, 'test-results', 'page-figures.json');
+
+export function recordFigure(id: string, figure: PageFigure): void {
+  mkdirSync(dirname(PAGE_FIGURES), { recursive: true });
+  const all = existsSync(PAGE_FIGURES) ? JSON.parse(readFileSync(PAGE_FIGURES, 'utf8')) as Record<string, PageFigure & { date: string }> : {};
+  all[id] = { ...figure, date: new Date().toISOString() };
+  writeFileSync(PAGE_FIGURES, JSON.stringify(all, null, 2) + '\n');
+  console.log(`figure ${id}: ${figure.label} = ${figure.value} ${figure.unit}${figure.target ? ` (target ${figure.target}: ${figure.pass ? 'PASS' : 'FAIL'})` : ''}`);
 }
