@@ -6,7 +6,7 @@
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { Split } from '../data/dataset.ts';
+import { skippedLinksNote, type Split, summarize } from '../data/dataset.ts';
 import { CIFAR10_BINARY_MD5, CIFAR10_BINARY_URL, downloadVerified } from '../data/download-node.ts';
 import { loadDataset } from '../data/load-node.ts';
 import { encodeWebSplit, readWebSplitHeader, type WebManifest } from '../data/webformat.ts';
@@ -59,6 +59,8 @@ try {
     trainLimit: args['train-limit'], testLimit: args['test-limit'], seed, splits,
     onProgress: (done, total, what) => progress(`read ${done}/${total} ${what}`, done === total),
   });
+  const linksNote = skippedLinksNote(summarize(data));
+  if (linksNote) console.log(`${from}: ${linksNote}`);
   const limited = args['train-limit'] !== undefined || args['test-limit'] !== undefined;
   const source = from === 'synthetic' ? data.source : `${basename(from)}${limited ? ` (class-balanced subset, seed ${seed})` : ''}`;
   mkdirSync(out, { recursive: true });

@@ -6,6 +6,7 @@
  * result.json: {config, adapter, epochs: [{epoch, train_loss, test_loss, test_acc, img_per_s, seconds}], final}.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { skippedLinksNote, summarize } from '../data/dataset.ts';
 import { loadDataset } from '../data/load-node.ts';
 import { adapterName } from '../gpu/device.ts';
 import { openNodeGpu } from '../gpu/node.ts';
@@ -125,6 +126,8 @@ if (resume) orFail(() => run.restore(new Uint8Array(readFileSync(resume)), resum
 const c = run.config;
 console.log(`adapter: ${adapterName(gpu.adapter)}`);
 console.log(`data: ${data.name} (${data.source}): ${data.train.count} train, ${data.test.count} test images, loaded in ${loadSeconds.toFixed(1)} s`);
+const linksNote = skippedLinksNote(summarize(data));
+if (linksNote) console.log(`  ${linksNote}`);
 console.log(`model: ${c.model} (${run.model.parameterCount.toLocaleString('en-US')} parameters), method ${c.method}, ${c.epochs} epochs × ${run.stepsPerEpoch} steps of ${c.batch}, lr ${c.lr}, seed ${c.seed}, precision ${c.precision}` +
   (run.epoch ? `, resumed after epoch ${run.epoch}` : ''));
 

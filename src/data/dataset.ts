@@ -29,6 +29,8 @@ export interface DatasetSplits {
   source: string;
   train: ImageSet;
   test: ImageSet;
+  /** Symbolic and hard links in the archive it was read from, skipped (absent: none, or not an archive). */
+  skippedLinks?: number;
 }
 
 /** What the page shows about a loaded dataset (no pixels). */
@@ -39,10 +41,24 @@ export interface DatasetSummary {
   size: number;
   train: number;
   test: number;
+  /**
+   * Symbolic and hard links in the archive, skipped: an archive's images are its own files.
+   * summarize always sets it; a summary stored by an older version may lack it.
+   */
+  skippedLinks?: number;
 }
 
 export function summarize(d: DatasetSplits): DatasetSummary {
-  return { name: d.name, source: d.source, classes: d.train.count ? d.train.classes : d.test.classes, size: d.train.count ? d.train.size : d.test.size, train: d.train.count, test: d.test.count };
+  return {
+    name: d.name, source: d.source, classes: d.train.count ? d.train.classes : d.test.classes, size: d.train.count ? d.train.size : d.test.size,
+    train: d.train.count, test: d.test.count, skippedLinks: d.skippedLinks ?? 0,
+  };
+}
+
+/** The summary's note on skipped links, for the CLI and the page; undefined when there were none. */
+export function skippedLinksNote(s: Pick<DatasetSummary, 'skippedLinks'>): string | undefined {
+  if (!s.skippedLinks) return undefined;
+  return `${s.skippedLinks} ${s.skippedLinks === 1 ? 'link' : 'links'} (symbolic or hard) in the archive skipped: only its own files are read`;
 }
 
 export interface LoadOptions {

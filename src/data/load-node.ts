@@ -15,7 +15,7 @@ import { CIFAR10_CLASSES, type DatasetSplits, emptyImageSet, type ImageSet, limi
 import { nodeImageDecoder } from './imagefolder.ts';
 import { decodeImageEntries, type ImageEntry, imageEntries, isImageFolderPath } from './imagefolder-web.ts';
 import { syntheticDataset } from './synthetic.ts';
-import { readTarGz } from './tar.ts';
+import { readTarGz, type TarReadOptions } from './tar.ts';
 import { decodeWebSplit, type WebManifest } from './webformat.ts';
 
 export type { DatasetSplits, ImageSet, LoadOptions, Split } from './dataset.ts';
@@ -44,11 +44,14 @@ export async function loadDataset(spec: string, o: LoadOptions = {}): Promise<Da
     return limited({ name: 'cifar10', source: spec, ...sets }, spec, o);
   }
   if (!/\.(tar\.gz|tgz)$/i.test(spec)) throw new Error(`${spec}: not a dataset; a dataset is ${WHAT_IS_A_DATASET}`);
+  let skippedLinks = 0;
+  const tar: TarReadOptions = { onLink: () => { skippedLinks++; } };
   if ((await archiveKind(spec)) === 'cifar-binary') {
-    const sets = await readCifarBinary(readTarGz(spec), spec, { splits, onProgress: o.onProgress });
-    return limited({ name: 'cifar10', source: spec, ...sets }, spec, o);
+    const sets = await readCifarBinary(readTarGz(spec, tar), spec, { splits, onProgress: o.onProgress });
+    return limited({ name: 'cifar10', source: spec, ...sets, skippedLinks }, spec, o);
   }
-  return loadImageFolder(spec, o);
+  const sets = await loadImageFolder(spec, o, tar);
+  return { ...sets, skippedLinks };
 }
 
 /** A folder's files, read one at a time as they are consumed. */
@@ -81,10 +84,10 @@ function limited(d: DatasetSplits, where: string, o: LoadOptions): DatasetSplits
  * One pass over the archive collects every image entry, still compressed (about the archive's
  * size in memory); the subsets are drawn from their labels, then only the chosen images decoded.
  */
-async function loadImageFolder(file: string, o: LoadOptions): Promise<DatasetSplits> {
+async function loadImageFolder(file: string, o: LoadOptions, tar: TarReadOptions): Promise<DatasetSplits> {
   const splits = o.splits ?? SPLITS;
   const listed: Record<Split, ImageEntry[]> = { train: [], test: [] };
-  for await (const image of imageEntries(readTarGz(file), file, CIFAR10_CLASSES)) listed[image.entry.split].push(image);
+  for await (const image of imageEntries(readTarGz(file, tar), file, CIFAR10_CLASSES)) listed[image.entry.split].push(image);
   const select: Partial<Record<Split, true | ((e: { index: number }) => boolean)>> = {};
   const totals: Record<Split, number> = { train: 0, test: 0 };
   for (const split of splits) {

@@ -5,10 +5,13 @@
  * holds the whole archive in memory. ./tar.ts reads files from disk in Node on top of this.
  *
  * Understands POSIX ustar (the 155-byte `prefix` before `name`), pax extended headers (`path`,
- * `size`) and GNU long names (`././@LongLink`). Yields regular files only; directories, links and
- * other special entries are skipped. Every error names the archive: a truncated or corrupt gzip
- * stream, a header whose checksum does not match, an entry cut off before its end, a missing
- * end-of-archive marker, an archive with no entries at all.
+ * `size`) and GNU long names (`././@LongLink`). Yields regular files only; directories and other
+ * special entries are skipped, and so are symbolic and hard links, which are reported through
+ * `onLink` (a dataset is read from the archive's own files, never through a link). An entry whose
+ * path is absolute or has a `..` component is refused: the archive is read only within its own
+ * tree. Every error names the archive: a truncated or corrupt gzip stream, a header whose checksum
+ * does not match, an entry cut off before its end, a missing end-of-archive marker, an archive
+ * with no entries at all, an entry path outside the archive (naming the entry).
  */
 
 export interface TarEntry {
@@ -21,12 +24,17 @@ const BLOCK = 512;
 
 export class TarError extends Error {}
 
+export interface TarReadOptions {
+  /** Called for each symbolic link (typeflag '2') or hard link ('1'); the link itself is skipped. */
+  onLink?: (path: string, kind: 'symbolic link' | 'hard link') => void;
+}
+
 /**
  * Gunzips `gzipped` (a fetch body, a File's stream(), or any async iterable of gzip bytes) and
  * yields the tar entries inside. `name` is used in errors.
  */
-export function readTarGzStream(gzipped: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>, name: string): AsyncGenerator<TarEntry> {
-  return tarEntries(gunzipStream(gzipped, name), name);
+export function readTarGzStream(gzipped: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>, name: string, o: TarReadOptions = {}): AsyncGenerator<TarEntry> {
+  return tarEntries(gunzipStream(gzipped, name), name, o);
 }
 
 /** The gunzipped bytes; tarEntries ends this generator (cancelling the stream) when it stops. */
@@ -85,9 +93,9 @@ function iterableStream(chunks: AsyncIterable<Uint8Array>): ReadableStream<Uint8
 /**
  * Parses an uncompressed tar stream given as chunks of any sizes. `name` is used in errors.
  * Throws when the stream ends inside a header or an entry, without the end-of-archive blocks,
- * or before any entry.
+ * or before any entry, and at the first entry whose path is absolute or has a `..` component.
  */
-export async function* tarEntries(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, name: string): AsyncGenerator<TarEntry> {
+export async function* tarEntries(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, name: string, o: TarReadOptions = {}): AsyncGenerator<TarEntry> {
   const input = new ByteQueue(chunks);
   try {
     let offset = 0; // bytes consumed, for error messages
@@ -130,10 +138,13 @@ export async function* tarEntries(chunks: AsyncIterable<Uint8Array> | Iterable<U
         longName = cString(data, 0, data.length);
         continue;
       }
+      if (h.type === 'K') continue; // GNU long link target: it belongs to the next header, a link, which is skipped
       const path = pax.path ?? longName ?? h.path;
       longName = undefined;
       pax = {};
-      if (h.type === '0' || h.type === '\0' || h.type === '7') yield { path, data };
+      checkInsideArchive(path, name);
+      if (h.type === '1' || h.type === '2') o.onLink?.(path, h.type === '2' ? 'symbolic link' : 'hard link');
+      else if (h.type === '0' || h.type === '\0' || h.type === '7') yield { path, data };
     }
   } finally {
     await input.close(); // the source stops too when the caller stops early
@@ -141,6 +152,15 @@ export async function* tarEntries(chunks: AsyncIterable<Uint8Array> | Iterable<U
 }
 
 interface Header { path: string; size: number; type: string }
+
+/**
+ * Refuses an entry path that leaves the archive's own tree when joined to a folder: absolute
+ * (`/x`, `C:/x`), or with a `..` component (either separator, since Windows treats `\` as one).
+ */
+function checkInsideArchive(path: string, name: string): void {
+  if (/^([/\\]|[A-Za-z]:)/.test(path)) throw new TarError(`${name}: entry "${path}" has an absolute path; an archive is read only within its own tree, so the archive is refused`);
+  if (/(^|[/\\])\.\.([/\\]|$)/.test(path)) throw new TarError(`${name}: entry "${path}" has a ".." component that leads outside the archive; an archive is read only within its own tree, so the archive is refused`);
+}
 
 function parseHeader(b: Uint8Array, name: string, offset: number): Header {
   const stored = octal(b, 148, 8);

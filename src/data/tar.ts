@@ -6,13 +6,13 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
-import { type TarEntry, TarError, tarEntries } from './tar-web.ts';
+import { type TarEntry, TarError, type TarReadOptions, tarEntries } from './tar-web.ts';
 
-export { readTarGzStream, type TarEntry, TarError, tarEntries } from './tar-web.ts';
+export { readTarGzStream, type TarEntry, TarError, type TarReadOptions, tarEntries } from './tar-web.ts';
 
-/** Reads `file` (a .tar.gz / .tgz) and yields its regular files in archive order. */
-export function readTarGz(file: string): AsyncGenerator<TarEntry> {
-  return tarEntries(gunzipFile(file), file);
+/** Reads `file` (a .tar.gz / .tgz) and yields its regular files in archive order; links go to `o.onLink`. */
+export function readTarGz(file: string, o: TarReadOptions = {}): AsyncGenerator<TarEntry> {
+  return tarEntries(gunzipFile(file), file, o);
 }
 
 /** The file's gunzipped bytes; tarEntries ends this generator (closing the file) when it stops. */
