@@ -1,12 +1,22 @@
-// `npm run train` end to end. The issue's acceptance runs: the `test` ViT on 5,000 / 1,000
-// class-balanced CIFAR-10 JPEGs for 3 epochs must pass 25% test accuracy (chance 10%) with
-// TL-Align and without mixing. Plus a synthetic run that writes a checkpoint, and CLI errors.
+// `npm run train` end to end. The learning acceptance: the `test` ViT on 5,000 class-balanced
+// CIFAR-10 JPEGs for 3 epochs must pass 25% test accuracy (chance 10%) with TL-Align and without
+// mixing, for any seed (issue 16, item 6). Plus a synthetic run that writes a checkpoint, and CLI
+// errors.
+//
+// The learning budget (LEARNING below) replaced batch 128 at lr 0.001 after a 1-epoch warmup, with
+// random crop + flip and 1,000 test images, which passed for seed 0 only (seed 1: 23.6% with
+// tl-align, 24.6% without mixing). Batch 64 at lr 0.005 after a 0.3-epoch warmup, without
+// augmentation, learns more in the same 3 epochs at about the same cost; 2,000 test images halve
+// the variance of the measured accuracy (±1.0 instead of ±1.4 points at 27%). CI runs seed 0; all
+// three seeds, with a table of the six accuracies and the smallest margin over the gate (also
+// written to test-results/learning-seeds.json):
+//   LABELFLOW_LEARNING_SEEDS=0,1,2 node scripts/run-tests.mjs tests/unit/train-cli.test.ts
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { decodeSafetensors } from '../../src/interop/safetensors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'labelflow-train-'));
@@ -25,24 +35,63 @@ interface Result {
   final: { test_acc: number; img_per_s: number };
 }
 
-for (const method of ['tl-align', 'none']) {
-  test(`CIFAR-10, test ViT, ${method}, 5000/1000 images, 3 epochs: test accuracy ≥ 25%`, { skip: !jpg && !process.env.CI && 'LABELFLOW_CIFAR10 is not set' }, () => {
-    assert.ok(jpg && existsSync(jpg), `CIFAR-10 archive not found (LABELFLOW_CIFAR10=${cifarDir})`);
-    const out = join(dir, `${method}.json`);
-    const r = train(['--data', jpg, '--model', 'test', '--method', method, '--train-limit', '5000', '--test-limit', '1000', '--epochs', '3', '--out', out]);
-    assert.equal(r.code, 0, r.err + r.out);
-    const result = JSON.parse(readFileSync(out, 'utf8')) as Result;
-    console.log(`${method}: test acc ${(100 * result.final.test_acc).toFixed(1)}%, ${result.final.img_per_s.toFixed(0)} img/s, ` +
-      `${result.epochs.reduce((s, e) => s + e.seconds, 0).toFixed(0)} s training`);
-    assert.equal(result.config.method, method);
-    assert.equal(result.config.train_count, 5000);
-    assert.equal(result.config.test_count, 1000);
-    assert.deepEqual(result.epochs.map((e) => e.epoch), [1, 2, 3]);
-    for (const e of result.epochs) for (const k of ['train_loss', 'test_loss', 'test_acc', 'img_per_s', 'seconds'] as const) assert.ok(Number.isFinite(e[k]), k);
-    assert.ok(result.adapter.limits.maxStorageBufferBindingSize > 0);
-    assert.equal(result.final.test_acc, result.epochs[2].test_acc);
-    assert.ok(result.final.test_acc >= 0.25, `${method}: test accuracy ${result.final.test_acc} < 0.25`);
-  });
+/** The learning acceptance's budget: what every method and seed gets. */
+const LEARNING = { trainLimit: 5000, testLimit: 2000, epochs: 3, batch: 64, lr: 0.005, warmupEpochs: 0.3, augment: false };
+const LEARNING_ARGS = ['--model', 'test', '--train-limit', `${LEARNING.trainLimit}`, '--test-limit', `${LEARNING.testLimit}`, '--epochs', `${LEARNING.epochs}`,
+  '--batch', `${LEARNING.batch}`, '--lr', `${LEARNING.lr}`, '--warmup-epochs', `${LEARNING.warmupEpochs}`, ...(LEARNING.augment ? [] : ['--no-augment'])];
+const GATE = 0.25;
+const LEARNING_METHODS = ['tl-align', 'none'];
+
+function learningSeeds(text: string): number[] {
+  const seeds = text.split(',').map((s) => s.trim());
+  const bad = seeds.filter((s) => !/^\d+$/.test(s));
+  if (bad.length || !seeds.length) throw new Error(`LABELFLOW_LEARNING_SEEDS="${text}": expected seeds as non-negative integers separated by commas, e.g. 0,1,2`);
+  return seeds.map(Number);
+}
+const LEARNING_SEEDS = learningSeeds(process.env.LABELFLOW_LEARNING_SEEDS ?? '0');
+
+const learned: { method: string; seed: number; test_acc: number; test_loss: number; wall_s: number; training_s: number }[] = [];
+after(() => {
+  if (!learned.length) return;
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const rows = LEARNING_METHODS.map((m) => `${m.padEnd(9)} ${LEARNING_SEEDS.map((s) => learned.find((r) => r.method === m && r.seed === s)).map((r) => (r ? pct(r.test_acc) : '—').padStart(7)).join('')}`);
+  const margin = Math.min(...learned.map((r) => r.test_acc)) - GATE;
+  console.log([`learning acceptance, test accuracy by seed (gate ${pct(GATE)}):`, `${'seed'.padEnd(9)} ${LEARNING_SEEDS.map((s) => `${s}`.padStart(7)).join('')}`, ...rows,
+    `smallest margin over the gate: ${(100 * margin).toFixed(1)} points; one run takes ${Math.min(...learned.map((r) => r.wall_s)).toFixed(0)}–${Math.max(...learned.map((r) => r.wall_s)).toFixed(0)} s`].join('\n'));
+  mkdirSync('test-results', { recursive: true });
+  writeFileSync(join('test-results', 'learning-seeds.json'), JSON.stringify({ date: new Date().toISOString(), budget: LEARNING, gate: GATE, runs: learned, smallest_margin: margin }, null, 2) + '\n');
+});
+
+for (const seed of LEARNING_SEEDS) {
+  for (const method of LEARNING_METHODS) {
+    const name = `CIFAR-10, test ViT, ${method}, seed ${seed}, ${LEARNING.trainLimit}/${LEARNING.testLimit} images, ${LEARNING.epochs} epochs of batch ${LEARNING.batch}: test accuracy ≥ ${100 * GATE}%`;
+    test(name, { skip: !jpg && !process.env.CI && 'LABELFLOW_CIFAR10 is not set' }, () => {
+      assert.ok(jpg && existsSync(jpg), `CIFAR-10 archive not found (LABELFLOW_CIFAR10=${cifarDir})`);
+      const out = join(dir, `${method}-${seed}.json`);
+      const t0 = performance.now();
+      const r = train(['--data', jpg, ...LEARNING_ARGS, '--method', method, '--seed', `${seed}`, '--out', out]);
+      const wall = (performance.now() - t0) / 1000;
+      assert.equal(r.code, 0, r.err + r.out);
+      const result = JSON.parse(readFileSync(out, 'utf8')) as Result;
+      const training = result.epochs.reduce((s, e) => s + e.seconds, 0);
+      console.log(`${method} seed ${seed}: test acc ${(100 * result.final.test_acc).toFixed(1)}%, ${result.final.img_per_s.toFixed(0)} img/s, ` +
+        `${training.toFixed(0)} s training, ${wall.toFixed(0)} s for the whole run`);
+      learned.push({ method, seed, test_acc: result.final.test_acc, test_loss: result.epochs.at(-1)!.test_loss, wall_s: wall, training_s: training });
+      assert.equal(result.config.method, method);
+      assert.equal(result.config.seed, seed);
+      assert.equal(result.config.train_count, LEARNING.trainLimit);
+      assert.equal(result.config.test_count, LEARNING.testLimit);
+      assert.equal(result.config.batch, LEARNING.batch);
+      assert.equal(result.config.lr, LEARNING.lr);
+      assert.equal(result.config.warmupEpochs, LEARNING.warmupEpochs);
+      assert.equal(result.config.augment, LEARNING.augment);
+      assert.deepEqual(result.epochs.map((e) => e.epoch), Array.from({ length: LEARNING.epochs }, (_, i) => i + 1));
+      for (const e of result.epochs) for (const k of ['train_loss', 'test_loss', 'test_acc', 'img_per_s', 'seconds'] as const) assert.ok(Number.isFinite(e[k]), k);
+      assert.ok(result.adapter.limits.maxStorageBufferBindingSize > 0);
+      assert.equal(result.final.test_acc, result.epochs.at(-1)!.test_acc);
+      assert.ok(result.final.test_acc >= GATE, `${method} seed ${seed}: test accuracy ${result.final.test_acc} < ${GATE}`);
+    });
+  }
 }
 
 test('synthetic run: result.json, progress, a timm-named checkpoint, and resume', () => {
