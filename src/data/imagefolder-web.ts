@@ -90,6 +90,12 @@ export interface DecodeImageFolderOptions {
   imageSize?: number;
   /** Called every 1000 decoded images of a split and at its end. */
   onProgress?: (decoded: number, split: Split) => void;
+  /**
+   * How many decodes may be in flight at once (default 1: each is awaited before the next entry
+   * is read). An asynchronous decoder backed by a pool of workers (./decode-pool.ts) needs many;
+   * results are still taken in archive order and the first failing entry in that order is reported.
+   */
+  concurrency?: number;
 }
 
 /**
@@ -105,14 +111,11 @@ export async function decodeImageEntries(images: AsyncIterable<ImageEntry> | Ite
     train: { planes: [], labels: [], indices: [], paths: [] },
     test: { planes: [], labels: [], indices: [], paths: [] },
   };
-  for await (const { entry, data } of images) {
-    seen[entry.split]++;
-    const select = o.select[entry.split];
-    if (!select || (select !== true && !select(entry))) continue;
-    const where = `${name}: ${entry.path}`;
-    const kind = sniffImageKind(data);
-    if (!kind) throw new Error(`${where}: not an image: the bytes are neither JPEG nor PNG (they start with ${describeStart(data)})`);
-    const img = await o.decode(data, kind, where);
+  const concurrency = Math.max(1, Math.floor(o.concurrency ?? 1));
+  const inFlight: { entry: FolderEntry; where: string; image: Promise<DecodedImage> }[] = [];
+  const accept = async () => {
+    const { entry, where, image } = inFlight.shift()!;
+    const img = await image;
     if (img.width !== size || img.height !== size) throw new Error(`${where}: image is ${img.width}×${img.height}, expected ${size}×${size}`);
     if (img.chw.length !== pixels) throw new Error(`${where}: the decoder returned ${img.chw.length} bytes for a ${size}×${size} RGB image (${pixels} expected)`);
     const c = chosen[entry.split];
@@ -121,7 +124,21 @@ export async function decodeImageEntries(images: AsyncIterable<ImageEntry> | Ite
     c.indices.push(entry.index);
     c.paths.push(entry.path);
     if (c.planes.length % 1000 === 0) o.onProgress?.(c.planes.length, entry.split);
+  };
+  for await (const { entry, data } of images) {
+    seen[entry.split]++;
+    const select = o.select[entry.split];
+    if (!select || (select !== true && !select(entry))) continue;
+    const where = `${name}: ${entry.path}`;
+    const kind = sniffImageKind(data);
+    if (!kind) throw new Error(`${where}: not an image: the bytes are neither JPEG nor PNG (they start with ${describeStart(data)})`);
+    const image = Promise.resolve().then(() => o.decode(data, kind, where));
+    // Awaited in order by accept(); until then a failure must not count as unhandled.
+    image.catch(() => undefined);
+    inFlight.push({ entry, where, image });
+    if (inFlight.length >= concurrency) await accept();
   }
+  while (inFlight.length) await accept();
   const out: Partial<Record<Split, FolderImageSet>> = {};
   for (const split of Object.keys(o.select) as Split[]) {
     if (seen[split] === 0) throw new Error(`${name}: no images in the "${split}" split`);
@@ -156,22 +173,65 @@ function describeStart(data: Uint8Array): string {
 }
 
 /**
- * The page's decoder: the browser's own (createImageBitmap), read back through an OffscreenCanvas.
- * Colour-space conversion and premultiplication are switched off so the pixels are the file's.
+ * The page's decoder: WebCodecs' ImageDecoder where the browser has it (measured in headless
+ * Chromium on 3,000 of the CIFAR-10 JPEGs: 0.17–0.24 ms an image, against 0.86 ms for
+ * createImageBitmap read back through a canvas; and its pixels agree with jpeg-js, Node's decoder,
+ * within 4 levels, where the canvas path's differ by up to 66), else createImageBitmap read back
+ * through an OffscreenCanvas. Colour-space conversion and premultiplication are switched off so the
+ * pixels are the file's. Works in a Window or a Worker (./decode-pool.ts runs it in workers).
  */
 export const browserImageDecoder: ImageDecoder = async (bytes, kind, where) => {
+  const type = kind === 'png' ? 'image/png' : 'image/jpeg';
+  if (typeof globalThis.ImageDecoder === 'function') return decodeWithWebCodecs(bytes, type, kind, where);
+  return decodeWithCanvas(bytes, type, kind, where);
+};
+
+async function decodeWithWebCodecs(bytes: Uint8Array, type: string, kind: ImageKind, where: string): Promise<DecodedImage> {
+  let frame: VideoFrame;
+  let decoder: InstanceType<typeof globalThis.ImageDecoder> | undefined;
+  try {
+    decoder = new globalThis.ImageDecoder({ data: bytes as Uint8Array<ArrayBuffer>, type, colorSpaceConversion: 'none', preferAnimation: false });
+    frame = (await decoder.decode()).image;
+  } catch (e) {
+    throw new Error(`${where}: cannot decode ${kind.toUpperCase()} (${(e as Error).message})`);
+  } finally {
+    decoder?.close();
+  }
+  try {
+    const width = frame.displayWidth;
+    const height = frame.displayHeight;
+    const rgba = new Uint8Array(width * height * 4);
+    try {
+      await frame.copyTo(rgba, { format: 'RGBA' });
+    } catch {
+      // Browsers without copyTo's RGBA conversion: draw the frame instead.
+      return { width, height, chw: interleavedToChw(canvasPixels(frame, width, height, where), width, height, 4) };
+    }
+    return { width, height, chw: interleavedToChw(rgba, width, height, 4) };
+  } finally {
+    frame.close();
+  }
+}
+
+async function decodeWithCanvas(bytes: Uint8Array, type: string, kind: ImageKind, where: string): Promise<DecodedImage> {
   let bitmap: ImageBitmap;
   try {
-    bitmap = await createImageBitmap(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: kind === 'png' ? 'image/png' : 'image/jpeg' }),
-      { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+    bitmap = await createImageBitmap(new Blob([bytes as Uint8Array<ArrayBuffer>], { type }), { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
   } catch (e) {
     throw new Error(`${where}: cannot decode ${kind.toUpperCase()} (${(e as Error).message})`);
   }
   const { width, height } = bitmap;
+  try {
+    return { width, height, chw: interleavedToChw(canvasPixels(bitmap, width, height, where), width, height, 4) };
+  } finally {
+    bitmap.close();
+  }
+}
+
+/** The RGBA pixels of an image drawn on an OffscreenCanvas of its size. */
+function canvasPixels(image: CanvasImageSource, width: number, height: number, where: string): Uint8Array {
   const context = new OffscreenCanvas(width, height).getContext('2d', { willReadFrequently: true });
   if (!context) throw new Error(`${where}: no 2D canvas to read the decoded pixels from`);
-  context.drawImage(bitmap, 0, 0);
-  bitmap.close();
-  const rgba = new Uint8Array(context.getImageData(0, 0, width, height).data.buffer);
-  return { width, height, chw: interleavedToChw(rgba, width, height, 4) };
-};
+  context.drawImage(image, 0, 0);
+  return new Uint8Array(context.getImageData(0, 0, width, height).data.buffer);
+}

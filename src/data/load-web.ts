@@ -10,12 +10,15 @@ import { cifarBatchFile, isCifarBinaryPath, readCifarBinary } from './cifar-bina
 import { CIFAR10_CLASSES, type DatasetSplits, emptyImageSet, type ImageSet, type Split } from './dataset.ts';
 import { decodeImageEntries, type ImageDecoder, type ImageEntry, imageEntries, isImageFolderPath } from './imagefolder-web.ts';
 import { readTarGzStream, type TarEntry } from './tar-web.ts';
-import { decodeWebSplit, type WebManifest } from './webformat.ts';
+import { decodeWebSplitNative } from '../train/dataset-cache.ts';
+import { type WebManifest } from './webformat.ts';
 
 export type Progress = (done: number, total: number, what: string) => void;
 
 export interface LoadArchiveOptions {
   decode: ImageDecoder;
+  /** How many images may be decoding at once (decodeImageEntries' `concurrency`; a DecodePool's `concurrency`). Default 1. */
+  decodeConcurrency?: number;
   /** Size of the compressed file, for progress in bytes read (File.size). */
   totalBytes?: number;
   /** 'bytes read' of totalBytes; then '<split> records' or '<split> images' (total 0 when not known in advance). */
@@ -24,11 +27,12 @@ export interface LoadArchiveOptions {
 
 export async function loadArchive(stream: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>, name: string, o: LoadArchiveOptions): Promise<DatasetSplits> {
   const gzipped = o.totalBytes ? countBytes(stream, (n) => o.onProgress?.(n, o.totalBytes!, 'bytes read')) : stream;
-  const entries = readTarGzStream(gzipped, name);
+  let skippedLinks = 0;
+  const entries = readTarGzStream(gzipped, name, { onLink: () => { skippedLinks++; } });
   const first = await firstDatasetEntry(entries, name);
   const all = continueWith(first, entries);
   const sets = isCifarBinaryPath(first.path) ? await readCifarSplits(all, name, o.onProgress) : await readImageFolderSplits(all, name, o);
-  return { name: 'cifar10', source: name, ...sets };
+  return { name: 'cifar10', source: name, ...sets, skippedLinks };
 }
 
 /** The first entry that is a CIFAR-10 batch (or its meta file) or an ImageFolder image; the entries before it are dropped. */
@@ -70,7 +74,7 @@ async function readImageFolderSplits(entries: AsyncIterable<TarEntry>, name: str
   const tally = new SplitTally();
   const [forTrain, forTest] = inStep(tally.count(imageEntries(entries, name, CIFAR10_CLASSES), (e) => e.entry.split), 2);
   const read = (images: AsyncIterable<ImageEntry>, split: Split) =>
-    decodeImageEntries(images, name, { select: { [split]: true }, decode: o.decode, onProgress: (done) => o.onProgress?.(done, 0, `${split} images`) }).then((s) => s[split]!);
+    decodeImageEntries(images, name, { select: { [split]: true }, decode: o.decode, concurrency: o.decodeConcurrency, onProgress: (done) => o.onProgress?.(done, 0, `${split} images`) }).then((s) => s[split]!);
   return tally.settle(await Promise.allSettled([read(forTrain, 'train'), read(forTest, 'test')]));
 }
 
@@ -201,7 +205,8 @@ export async function loadPrepared(baseUrl: string, fetchFn: typeof fetch = fetc
   for (const entry of manifest.files) {
     const url = `${base}${entry.file}`;
     const bytes = await fetchBytes(url, fetchFn, entry.bytes, (done) => onProgress?.(done, entry.bytes, `${entry.split} bytes`));
-    const set = decodeWebSplit(bytes, url);
+    // WebCrypto's SHA-256 (native) checks the payload: the synchronous one takes seconds on a 150 MB split.
+    const set = await decodeWebSplitNative(bytes, url);
     if (set.count !== entry.count) throw new Error(`${url}: holds ${set.count} images, manifest.json says ${entry.count}; ${RUN_DATA} again`);
     out[entry.split] = set;
   }

@@ -1,17 +1,24 @@
 /**
- * The playground's browser storage (IndexedDB, database `labelflow`), used by the page and by the
- * training worker: past runs with their curves, each run's latest checkpoint, and the datasets
- * the page has loaded (web-format bytes, so a reload does not re-read a 160 MB archive).
+ * The playground's browser storage, used by the page and by the training worker. Small records in
+ * IndexedDB (database `labelflow`); large binary data in the Origin Private File System through
+ * ./blob-store.ts (an entry appears only once completely written), so no stored value grows into a
+ * browser limit with the dataset:
  *
- *   runs         RunRecord, keyed by its id
- *   checkpoints  run id → safetensors bytes (./checkpoint.ts)
- *   datasets     'file' | 'cifar10' → StoredDataset
- *   teacherMaps  teacherMapsKey(teacher SHA-256, training images' SHA-256) → StoredTeacherMaps: a
- *                teacher's dense maps of a training split, computed once (version 2)
+ *   IndexedDB    runs         RunRecord, keyed by its id
+ *   OPFS         checkpoints/<run id>        safetensors bytes (./checkpoint.ts)
+ *                datasets/<'file'|'cifar10'> the train split's web-format file, then the test split's (src/data/webformat.ts)
+ *                teacher-maps/<key>          teacherMapsKey(teacher SHA-256, training images' SHA-256) → a teacher's dense
+ *                                            maps of a training split, computed once (encodeTeacherMaps)
+ *
+ * Checkpoints, datasets and teacher maps that earlier versions kept in IndexedDB (stores
+ * `checkpoints`, `datasets`, `teacherMaps`) are still read when OPFS has no entry of that name,
+ * and removed when the entry is written anew or deleted. Without OPFS checkpoints go to IndexedDB
+ * as before, and a dataset or teacher maps cannot be stored (the error says why).
  *
  * Also the run exports behind the page's download buttons (JSON, CSV) and newRunId().
  */
 import { type DatasetSummary } from '../data/dataset.ts';
+import { type BlobStore, openOpfsBlobStore } from './blob-store.ts';
 import { type CurvePoint, type RunConfig } from './protocol.ts';
 import { type EpochResult } from './trainer.ts';
 
@@ -51,7 +58,7 @@ export interface StoredDataset {
   test: Uint8Array;
 }
 
-export type DatasetKey = 'file' | 'cifar10';
+export type DatasetKey = 'file' | 'cifar10' | 'hub';
 
 /** A teacher's per-token class probabilities of every image of a training split, [images, tokens, classes]. */
 export interface StoredTeacherMaps {
@@ -73,7 +80,22 @@ export function teacherMapsKey(teacherSha256: string, imagesSha256: string): str
   return `${TEACHER_MAPS_FORMAT}:${teacherSha256}:${imagesSha256}`;
 }
 
+/** Folders of the blob store (OPFS). */
+const BLOB_CHECKPOINTS = 'checkpoints';
+const BLOB_DATASETS = 'datasets';
+const BLOB_TEACHER_MAPS = 'teacher-maps';
+
+/** What the page's Storage panel lists: each large entry, where it is kept, and its size (unknown for older IndexedDB entries, which are not read to be measured). */
+export interface StoredEntry {
+  kind: 'dataset' | 'teacher-maps' | 'checkpoint';
+  key: string;
+  bytes?: number;
+  where: 'opfs' | 'indexeddb';
+}
+
 export interface BrowserStore {
+  /** Why large data cannot be stored in this browser (no OPFS), or undefined when it can. */
+  readonly largeDataUnavailable?: string;
   /** Newest first (by createdAt). */
   listRuns(): Promise<RunRecord[]>;
   getRun(id: string): Promise<RunRecord | undefined>;
@@ -83,15 +105,35 @@ export interface BrowserStore {
   getCheckpoint(id: string): Promise<Uint8Array | undefined>;
   putCheckpoint(id: string, bytes: Uint8Array): Promise<void>;
   getDataset(key: DatasetKey): Promise<StoredDataset | undefined>;
-  putDataset(key: DatasetKey, value: StoredDataset): Promise<void>;
+  /** Returns the bytes stored. */
+  putDataset(key: DatasetKey, value: StoredDataset): Promise<number>;
   clearDataset(key: DatasetKey): Promise<void>;
   getTeacherMaps(key: string): Promise<StoredTeacherMaps | undefined>;
-  putTeacherMaps(key: string, value: StoredTeacherMaps): Promise<void>;
+  /** Returns the bytes stored. */
+  putTeacherMaps(key: string, value: StoredTeacherMaps): Promise<number>;
+  removeTeacherMaps(key: string): Promise<void>;
+  /** Datasets, teacher maps and checkpoints stored, in OPFS and (from earlier versions) in IndexedDB. */
+  listStored(): Promise<StoredEntry[]>;
   close(): void;
 }
 
-export async function openStore(factory: IDBFactory = indexedDB): Promise<BrowserStore> {
+/**
+ * Opens the IndexedDB database and the blob store for large data: `blobs` undefined opens this
+ * context's OPFS (removing half-written entries), null means none (large data then cannot be stored).
+ */
+export async function openStore(factory: IDBFactory = indexedDB, blobs?: BlobStore | null): Promise<BrowserStore> {
   const db = await openDatabase(factory);
+  let large: BlobStore | undefined;
+  let largeDataUnavailable: string | undefined;
+  if (blobs === undefined) {
+    try {
+      large = await openOpfsBlobStore();
+    } catch (e) {
+      largeDataUnavailable = e instanceof Error ? e.message : String(e);
+    }
+  } else if (blobs === null) largeDataUnavailable = 'this page has no Origin Private File System';
+  else large = blobs;
+
   const read = async <T>(store: string, key: IDBValidKey): Promise<T | undefined> =>
     (await request(db.transaction(store).objectStore(store).get(key))) as T | undefined;
   const write = (stores: string[], what: string, bytes: number, body: (tx: IDBTransaction) => void): Promise<void> => {
@@ -99,28 +141,170 @@ export async function openStore(factory: IDBFactory = indexedDB): Promise<Browse
     body(tx);
     return finished(tx, what, bytes);
   };
+  /** Removes what an earlier version kept in IndexedDB under `key` once OPFS holds its replacement; failing to is harmless (OPFS is read first). */
+  const dropOld = (store: string, key: string) => write([store], 'a removal', 0, (tx) => tx.objectStore(store).delete(key)).catch(() => undefined);
+  const needLarge = (what: string): BlobStore => {
+    if (!large) throw new Error(`browser storage: could not save ${what}: ${largeDataUnavailable}`);
+    return large;
+  };
+  const oldKeys = async (store: string) => (await request(db.transaction(store).objectStore(store).getAllKeys())).map(String);
+
   return {
+    largeDataUnavailable,
     async listRuns() {
       const runs = (await request(db.transaction(RUNS).objectStore(RUNS).getAll())) as RunRecord[];
       return runs.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
     },
     getRun: (id) => read<RunRecord>(RUNS, id),
     putRun: (r) => write([RUNS], `run "${r.name}"`, JSON.stringify(r).length, (tx) => tx.objectStore(RUNS).put(r)),
-    deleteRun: (id) => write([RUNS, CHECKPOINTS], `the deletion of run ${id}`, 0, (tx) => {
-      tx.objectStore(RUNS).delete(id);
-      tx.objectStore(CHECKPOINTS).delete(id);
-    }),
-    getCheckpoint: (id) => read<Uint8Array>(CHECKPOINTS, id),
-    putCheckpoint: (id, bytes) => write([CHECKPOINTS], `the checkpoint of run ${id}`, bytes.length, (tx) => tx.objectStore(CHECKPOINTS).put(ownBytes(bytes), id)),
-    getDataset: (key) => read<StoredDataset>(DATASETS, key),
-    putDataset: (key, value) => write([DATASETS], `dataset "${key}"`, value.train.length + value.test.length, (tx) =>
-      tx.objectStore(DATASETS).put({ summary: value.summary, train: ownBytes(value.train), test: ownBytes(value.test) }, key)),
-    clearDataset: (key) => write([DATASETS], `the removal of dataset "${key}"`, 0, (tx) => tx.objectStore(DATASETS).delete(key)),
-    getTeacherMaps: (key) => read<StoredTeacherMaps>(TEACHER_MAPS, key),
-    putTeacherMaps: (key, value) => write([TEACHER_MAPS], `the teacher maps of ${value.name}`, value.maps.byteLength, (tx) =>
-      tx.objectStore(TEACHER_MAPS).put({ ...value, maps: ownFloats(value.maps) }, key)),
+    async deleteRun(id) {
+      await write([RUNS, CHECKPOINTS], `the deletion of run ${id}`, 0, (tx) => {
+        tx.objectStore(RUNS).delete(id);
+        tx.objectStore(CHECKPOINTS).delete(id);
+      });
+      await large?.remove(`${BLOB_CHECKPOINTS}/${id}`);
+    },
+    async getCheckpoint(id) {
+      return (await large?.read(`${BLOB_CHECKPOINTS}/${id}`)) ?? read<Uint8Array>(CHECKPOINTS, id);
+    },
+    async putCheckpoint(id, bytes) {
+      if (!large) return write([CHECKPOINTS], `the checkpoint of run ${id}`, bytes.length, (tx) => tx.objectStore(CHECKPOINTS).put(ownBytes(bytes), id));
+      await large.write(`${BLOB_CHECKPOINTS}/${id}`, [bytes]);
+      await dropOld(CHECKPOINTS, id);
+    },
+    async getDataset(key) {
+      const bytes = await large?.read(`${BLOB_DATASETS}/${key}`);
+      if (bytes) return decodeStoredDataset(bytes, `stored dataset "${key}"`);
+      return read<StoredDataset>(DATASETS, key);
+    },
+    async putDataset(key, value) {
+      const written = await needLarge(`dataset "${key}"`).write(`${BLOB_DATASETS}/${key}`, encodeStoredDataset(value));
+      await dropOld(DATASETS, key);
+      return written;
+    },
+    async clearDataset(key) {
+      await large?.remove(`${BLOB_DATASETS}/${key}`);
+      await write([DATASETS], `the removal of dataset "${key}"`, 0, (tx) => tx.objectStore(DATASETS).delete(key));
+    },
+    async getTeacherMaps(key) {
+      const bytes = await large?.read(`${BLOB_TEACHER_MAPS}/${key}`);
+      if (bytes) return decodeTeacherMaps(bytes, `stored teacher maps ${key}`);
+      return read<StoredTeacherMaps>(TEACHER_MAPS, key);
+    },
+    async putTeacherMaps(key, value) {
+      const written = await needLarge(`the teacher maps of ${value.name}`).write(`${BLOB_TEACHER_MAPS}/${key}`, encodeTeacherMaps(value));
+      await dropOld(TEACHER_MAPS, key);
+      return written;
+    },
+    async removeTeacherMaps(key) {
+      await large?.remove(`${BLOB_TEACHER_MAPS}/${key}`);
+      await write([TEACHER_MAPS], `the removal of teacher maps ${key}`, 0, (tx) => tx.objectStore(TEACHER_MAPS).delete(key));
+    },
+    async listStored() {
+      const kinds: [StoredEntry['kind'], string, string][] = [['dataset', BLOB_DATASETS, DATASETS], ['teacher-maps', BLOB_TEACHER_MAPS, TEACHER_MAPS], ['checkpoint', BLOB_CHECKPOINTS, CHECKPOINTS]];
+      const out: StoredEntry[] = [];
+      for (const [kind, folder, store] of kinds) {
+        const inOpfs = large ? await large.list(folder) : [];
+        const keys = new Set<string>();
+        for (const e of inOpfs) {
+          const key = e.name.slice(folder.length + 1);
+          keys.add(key);
+          out.push({ kind, key, bytes: e.bytes, where: 'opfs' });
+        }
+        for (const key of await oldKeys(store)) if (!keys.has(key)) out.push({ kind, key, where: 'indexeddb' });
+      }
+      return out;
+    },
     close: () => db.close(),
   };
+}
+
+const DATASET_MAGIC = 'LFDC1\n';
+
+/**
+ * A dataset entry: "LFDC1\n" | header length (uint32 LE) | header JSON ({summary, trainBytes,
+ * testBytes}) | the train split's web-format file | the test split's. The splits are parts of their
+ * own (written as they are, never copied together).
+ */
+export function encodeStoredDataset(value: StoredDataset): Uint8Array[] {
+  const json = new TextEncoder().encode(JSON.stringify({ summary: value.summary, trainBytes: value.train.length, testBytes: value.test.length }));
+  const header = new Uint8Array(DATASET_MAGIC.length + 4 + json.length);
+  header.set(new TextEncoder().encode(DATASET_MAGIC), 0);
+  new DataView(header.buffer).setUint32(DATASET_MAGIC.length, json.length, true);
+  header.set(json, DATASET_MAGIC.length + 4);
+  return [header, value.train, value.test];
+}
+
+/** A dataset entry read back: its summary, and the splits as views of `bytes` (no copy). */
+export function decodeStoredDataset(bytes: Uint8Array, name: string): StoredDataset {
+  const fixed = DATASET_MAGIC.length + 4;
+  if (bytes.length < fixed || new TextDecoder().decode(bytes.subarray(0, DATASET_MAGIC.length)) !== DATASET_MAGIC) {
+    throw new Error(`${name}: not a labelflow dataset entry (no "LFDC1" preamble)`);
+  }
+  const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(DATASET_MAGIC.length, true);
+  let header: { summary: DatasetSummary; trainBytes: number; testBytes: number };
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(fixed, fixed + length)));
+  } catch (e) {
+    throw new Error(`${name}: corrupt header (${(e as Error).message})`);
+  }
+  if (typeof header?.summary !== 'object' || !Number.isInteger(header.trainBytes) || !Number.isInteger(header.testBytes)) {
+    throw new Error(`${name}: corrupt header (it needs a summary and the byte sizes of both splits)`);
+  }
+  const at = fixed + length;
+  if (bytes.length - at !== header.trainBytes + header.testBytes) {
+    throw new Error(`${name}: ${bytes.length - at} bytes of splits, the header promises ${header.trainBytes} + ${header.testBytes}`);
+  }
+  return {
+    summary: header.summary,
+    train: bytes.subarray(at, at + header.trainBytes),
+    test: bytes.subarray(at + header.trainBytes),
+  };
+}
+
+const MAPS_MAGIC = 'LFTM1\n';
+
+/**
+ * A teacher-maps entry: "LFTM1\n" | header length (uint32 LE) | header JSON (images, tokens,
+ * classes, name, provider, createdAt), space-padded so the floats start 4-byte aligned | the maps (float32 LE).
+ * The maps are a part of their own (no copy of 128 MB to prepend a header).
+ */
+export function encodeTeacherMaps(value: StoredTeacherMaps): Uint8Array[] {
+  const { maps, ...meta } = value;
+  if (maps.length !== meta.images * meta.tokens * meta.classes) {
+    throw new Error(`teacher maps of ${meta.name}: ${maps.length} values, but ${meta.images} images × ${meta.tokens} tokens × ${meta.classes} classes = ${meta.images * meta.tokens * meta.classes}`);
+  }
+  let json = JSON.stringify(meta);
+  const fixed = MAPS_MAGIC.length + 4;
+  const utf8 = () => new TextEncoder().encode(json);
+  while ((fixed + utf8().length) % 4 !== 0) json += ' ';
+  const header = new Uint8Array(fixed + utf8().length);
+  header.set(new TextEncoder().encode(MAPS_MAGIC), 0);
+  new DataView(header.buffer).setUint32(MAPS_MAGIC.length, utf8().length, true);
+  header.set(utf8(), fixed);
+  return [header, new Uint8Array(maps.buffer, maps.byteOffset, maps.byteLength)];
+}
+
+/** Reads a teacher-maps entry; the maps are a view of `bytes` (which must be 4-byte aligned: a buffer of its own). */
+export function decodeTeacherMaps(bytes: Uint8Array, name: string): StoredTeacherMaps {
+  const fixed = MAPS_MAGIC.length + 4;
+  if (bytes.length < fixed || new TextDecoder().decode(bytes.subarray(0, MAPS_MAGIC.length)) !== MAPS_MAGIC) {
+    throw new Error(`${name}: not a labelflow teacher-maps entry (no "LFTM1" preamble)`);
+  }
+  const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(MAPS_MAGIC.length, true);
+  let meta: Omit<StoredTeacherMaps, 'maps'>;
+  try {
+    meta = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(fixed, fixed + length)));
+  } catch (e) {
+    throw new Error(`${name}: corrupt header (${(e as Error).message})`);
+  }
+  const at = fixed + length;
+  const values = meta.images * meta.tokens * meta.classes;
+  if (!Number.isInteger(values) || bytes.length - at !== values * 4) {
+    throw new Error(`${name}: ${bytes.length - at} bytes of maps, but ${meta.images} images × ${meta.tokens} tokens × ${meta.classes} classes need ${values * 4}`);
+  }
+  if ((bytes.byteOffset + at) % 4 !== 0) throw new Error(`${name}: the maps do not start 4-byte aligned`);
+  return { ...meta, maps: new Float32Array(bytes.buffer, bytes.byteOffset + at, values) };
 }
 
 function openDatabase(factory: IDBFactory): Promise<IDBDatabase> {
@@ -174,9 +358,6 @@ function ownBytes(bytes: Uint8Array): Uint8Array {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
 }
 
-function ownFloats(values: Float32Array): Float32Array {
-  return values.byteOffset === 0 && values.byteLength === values.buffer.byteLength ? values : values.slice();
-}
 
 // ------------------------------------------------------------------ ids and exports
 

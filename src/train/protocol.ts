@@ -13,12 +13,17 @@ import { type AdapterReport } from '../gpu/device.ts';
 import { type MixKind } from '../methods/mixing.ts';
 import { type EpochResult, type TrainConfig } from './trainer.ts';
 
-export type DatasetKind = 'synthetic' | 'cifar10' | 'file';
+export type DatasetKind = 'synthetic' | 'cifar10' | 'file' | 'hub';
 
 /** Everything that defines a playground run; it is what the URL holds. */
 export interface RunConfig extends TrainConfig {
-  /** synthetic: generated in the worker; cifar10: prepared by `npm run data` under the page's data/cifar10/; file: the archive last picked in the page. */
+  /**
+   * synthetic: generated in the worker; cifar10: prepared by `npm run data` under the page's data/cifar10/; file: the archive last
+   * picked in the page; hub: CIFAR-10's parquet files from the Hugging Face Hub (or a mirror, `hubUrl`), downloaded by the page.
+   */
   dataset: DatasetKind;
+  /** Base URL of the parquet files of dataset `hub` (src/data/hub-parquet.ts); absent: the Hub's own, HUB_CIFAR10_BASE_URL. */
+  hubUrl?: string;
   /** Seeded class-balanced subsets (synthetic: the number generated). Absent = the whole split. */
   trainLimit?: number;
   testLimit?: number;
@@ -53,6 +58,8 @@ export type ToWorker =
   | { type: 'views'; views: ViewRequest }
   /** Reads a CIFAR-10 archive the user picked (official binary tarball or ImageFolder .tar.gz) and caches it as dataset `file`. */
   | { type: 'load-file'; file: File }
+  /** Downloads CIFAR-10's parquet pair from `baseUrl` (dataset `hub`), even when a copy is cached, and caches it as dataset `hub`. */
+  | { type: 'load-hub'; baseUrl: string }
   /** Test hook: destroys the device, as a driver reset would, to exercise recovery. */
   | { type: 'lose-device' };
 
@@ -157,6 +164,11 @@ export interface TeacherReport {
   fallback?: string;
   /** True when the maps were read from browser storage. */
   cached: boolean;
+  /** Computed maps: whether they were written to browser storage, and why not (the run uses them from memory). */
+  stored?: boolean;
+  storeError?: string;
+  /** Bytes of the maps in browser storage (read or written). */
+  bytes?: number;
   images: number;
   tokens: number;
   classes: number;
@@ -188,6 +200,13 @@ export type FromWorker =
   | { type: 'dataset-progress'; done: number; total: number; what: string }
   | { type: 'dataset-loaded'; kind: DatasetKind; summary: DatasetSummary }
   | { type: 'dataset-error'; message: string }
+  /**
+   * The browser-storage cache of dataset `key`: read from it (`fromCache`), or written to it
+   * (`stored`), or not written (`stored` false: `message` says why; the run trains from memory).
+   */
+  | { type: 'dataset-cache'; key: DatasetKind; fromCache: boolean; stored: boolean; bytes?: number; seconds?: number; message?: string }
+  /** A checkpoint could not be saved (the run goes on; a reload resumes from the last one saved). */
+  | { type: 'checkpoint-error'; runId: string; message: string }
   /** Computing a teacher's maps of the training split (done, total images). */
   | { type: 'teacher-progress'; done: number; total: number; what: string }
   | { type: 'teacher-ready'; teacher: TeacherReport }

@@ -11,15 +11,18 @@
  *
  * Teacher methods (Token Labeling, TokenMix with a teacher): the page sends the picked ONNX file;
  * the worker runs it once over the training split with ONNX Runtime Web (the WebGPU execution
- * provider, the WASM one when WebGPU fails; it says which ran), keeps the maps in browser storage
- * under the teacher's SHA-256 and the training images' SHA-256, and hands them to TrainingRun. A
+ * provider, the WASM one when WebGPU fails or the adapter is a software one; it says which ran),
+ * keeps the maps in browser storage (OPFS, ./browser-store.ts) under the teacher's SHA-256 and the
+ * training images' SHA-256, and hands them to TrainingRun. A
  * resumed run finds its teacher's maps there by the SHA-256 in its record, without the file.
  */
 import { type DatasetSplits, type ImageSet, limitImageSet, summarize } from '../data/dataset.ts';
+import { HUB_CIFAR10_BASE_URL, loadHubParquet } from '../data/hub-parquet.ts';
+import { DecodePool } from '../data/decode-pool.ts';
 import { browserImageDecoder } from '../data/imagefolder-web.ts';
 import { loadArchive, loadPrepared } from '../data/load-web.ts';
+import { withPngDecoder } from '../data/png-decode.ts';
 import { syntheticDataset } from '../data/synthetic.ts';
-import { decodeWebSplit, encodeWebSplit } from '../data/webformat.ts';
 import { sha256Hex } from '../data/sha256.ts';
 import { adapterName, NoWebGPUError, openDevice } from '../gpu/device.ts';
 import { Gpu } from '../gpu/gpu.ts';
@@ -27,6 +30,7 @@ import { methodByName } from '../methods/index.ts';
 import { type VitConfig } from '../nn/presets.ts';
 import { loadTeacher, runTeacher, type Teacher } from '../teacher/teacher.ts';
 import { type BrowserStore, type DatasetKey, openStore, type RunRecord, type StoredTeacherMaps, teacherMapsKey } from './browser-store.ts';
+import { fromStoredDataset, toStoredDataset } from './dataset-cache.ts';
 import { checkFits, planMemory } from './memory.ts';
 import {
   type CurvePoint, type DatasetKind, type FromWorker, type RunConfig, type RunState, type TeacherProvider, type TeacherReport, type ToWorker,
@@ -85,33 +89,68 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
     case 'reset': return void reset();
     case 'views': views = m.views; return;
     case 'load-file': return void loadFile(m.file);
+    case 'load-hub': return void loadHub(m.baseUrl);
     case 'lose-device': session?.gpu.device.destroy(); return;
   }
 };
 
 // ------------------------------------------------------------------ datasets
 
+/**
+ * Dataset `key` from memory, from browser storage, or from `load` (then stored in the background).
+ * Storage is a cache, never a gate: when it cannot be read or written the dataset is used from
+ * memory and the page is told why in a 'dataset-cache' message.
+ */
 async function cachedOrLoad(key: DatasetKey, load: () => Promise<DatasetSplits>): Promise<DatasetSplits> {
   const inMemory = datasets.get(key);
   if (inMemory) return inMemory;
-  const db = await store();
-  const cached = await db.getDataset(key);
-  let data: DatasetSplits;
-  if (cached) {
-    data = {
-      name: cached.summary.name, source: cached.summary.source,
-      train: decodeWebSplit(cached.train, `${key} (browser storage)`), test: decodeWebSplit(cached.test, `${key} (browser storage)`),
-    };
-  } else {
-    data = await load();
-    await db.putDataset(key, {
-      summary: summarize(data),
-      train: encodeWebSplit(data.train, 'train', data.source, data.name),
-      test: encodeWebSplit(data.test, 'test', data.source, data.name),
-    });
+  await cacheWrites.get(key);
+  const t0 = performance.now();
+  let unusable: string | undefined;
+  try {
+    const db = await store();
+    const cached = await db.getDataset(key);
+    if (cached) {
+      const data = await fromStoredDataset(cached, `${key} (browser storage)`);
+      post({ type: 'dataset-cache', key, fromCache: true, stored: true, bytes: cached.train.length + cached.test.length, seconds: (performance.now() - t0) / 1000 });
+      datasets.set(key, data);
+      return data;
+    }
+  } catch (e) {
+    unusable = messageOf(e);
   }
-  datasets.set(key, data);
+  const data = await load();
+  keepDataset(key, data, unusable);
   return data;
+}
+
+/** The cache write of each dataset in progress: a later write or read of the same key waits for it. */
+const cacheWrites = new Map<DatasetKey, Promise<void>>();
+
+/**
+ * Keeps `data` as dataset `key` in memory at once and writes it to browser storage in the
+ * background, replacing the stored copy (entries become visible only when complete), so a
+ * 180 MB write never delays training. A write that fails removes the stored copy, so an older
+ * dataset cannot come back on the next visit in place of this one.
+ */
+function keepDataset(key: DatasetKey, data: DatasetSplits, unusable?: string) {
+  datasets.set(key, data);
+  const write = async () => {
+    const t0 = performance.now();
+    let db: BrowserStore | undefined;
+    try {
+      db = await store();
+      const bytes = await db.putDataset(key, await toStoredDataset(data));
+      post({ type: 'dataset-cache', key, fromCache: false, stored: true, bytes, seconds: (performance.now() - t0) / 1000 });
+    } catch (e) {
+      await db?.clearDataset(key).catch(() => undefined);
+      post({ type: 'dataset-cache', key, fromCache: false, stored: false, message: unusable ? `${messageOf(e)} (the stored copy could not be read: ${unusable})` : messageOf(e) });
+    }
+  };
+  const previous = cacheWrites.get(key) ?? Promise.resolve();
+  const done = previous.then(write);
+  cacheWrites.set(key, done);
+  void done.finally(() => { if (cacheWrites.get(key) === done) cacheWrites.delete(key); });
 }
 
 const progress = (done: number, total: number, what: string) => post({ type: 'dataset-progress', done, total, what });
@@ -125,6 +164,15 @@ async function datasetFor(c: RunConfig, dataUrl: string): Promise<DatasetSplits>
     return data;
   }
   if (c.dataset === 'cifar10') data = await cachedOrLoad('cifar10', () => loadPrepared(dataUrl, fetch, progress));
+  else if (c.dataset === 'hub') {
+    const baseUrl = c.hubUrl ?? HUB_CIFAR10_BASE_URL;
+    data = await cachedOrLoad('hub', () => {
+      setState('loading', `downloading CIFAR-10 from ${baseUrl}`);
+      return downloadHub(baseUrl);
+    });
+  }
+  // The archive being read (a run asked for meanwhile waits for it) or read last in this worker, else the cached one.
+  else if (pickedArchive) data = await pickedArchive;
   else {
     data = await cachedOrLoad('file', () => Promise.reject(new Error(
       'no CIFAR-10 archive has been picked yet: choose cifar-10-binary.tar.gz or an ImageFolder .tar.gz under Dataset')));
@@ -140,18 +188,50 @@ async function datasetFor(c: RunConfig, dataUrl: string): Promise<DatasetSplits>
   };
 }
 
+/** The archive picked last in this worker: its load while it is read, then its data (a failed load is forgotten). */
+let pickedArchive: Promise<DatasetSplits> | undefined;
+
+/**
+ * Reads the picked archive, with its images decoded by a pool of workers, and hands it to runs as
+ * soon as it is read; the cache is written after that, so the write never delays training.
+ */
 async function loadFile(file: File) {
+  const pool = new DecodePool();
+  const loading = loadArchive(file.stream(), file.name, { decode: pool.decode, decodeConcurrency: pool.concurrency, totalBytes: file.size, onProgress: progress });
+  pickedArchive = loading;
+  let data: DatasetSplits;
+  // The run state is left alone: the page shows the load's progress and keeps Train disabled until it ends.
   try {
-    setState('loading', `reading ${file.name}`);
-    const data = await loadArchive(file.stream(), file.name, { decode: browserImageDecoder, totalBytes: file.size, onProgress: progress });
-    datasets.delete('file');
-    await (await store()).clearDataset('file');
-    const kept = await cachedOrLoad('file', async () => data);
-    post({ type: 'dataset-loaded', kind: 'file', summary: summarize(kept) });
-    setState(session ? (session.run.complete ? 'done' : 'paused') : 'idle');
+    data = await loading;
+    post({ type: 'dataset-loaded', kind: 'file', summary: summarize(data) });
+  } catch (e) {
+    if (pickedArchive === loading) pickedArchive = undefined;
+    post({ type: 'dataset-error', message: messageOf(e) });
+    return;
+  } finally {
+    pool.close();
+  }
+  if (pickedArchive !== loading) return; // another archive was picked meanwhile
+  keepDataset('file', data);
+}
+
+/** CIFAR-10's parquet pair from the Hugging Face Hub, or the mirror at `baseUrl`: downloaded, checked, decoded. */
+function downloadHub(baseUrl: string): Promise<DatasetSplits> {
+  // The Hub's images are 8-bit PNGs: decoded in JS (much faster than createImageBitmap per image); any other variant by the browser.
+  return loadHubParquet({ baseUrl, decode: withPngDecoder(browserImageDecoder), onProgress: progress });
+}
+
+/**
+ * The page's Download / Retry: always fetches anew; the copy cached before is replaced only once the
+ * new one has loaded. The run state is left alone: the page keeps Train disabled, with the progress, until it ends.
+ */
+async function loadHub(baseUrl: string) {
+  try {
+    const data = await downloadHub(baseUrl);
+    keepDataset('hub', data);
+    post({ type: 'dataset-loaded', kind: 'hub', summary: summarize(data) });
   } catch (e) {
     post({ type: 'dataset-error', message: messageOf(e) });
-    setState(session ? 'paused' : 'idle');
   }
 }
 
@@ -209,12 +289,16 @@ async function teacherFor(config: RunConfig, vit: VitConfig, train: ImageSet, fi
 
   const t0 = performance.now();
   const db = await store();
-  const stored = await db.getTeacherMaps(key);
+  // Unreadable stored maps are computed again (and replace them).
+  const stored = await db.getTeacherMaps(key).catch(() => undefined);
   let entry: StoredTeacherMaps;
   let report: TeacherReport;
   if (stored && stored.images === train.count && stored.maps.length === stored.images * stored.tokens * stored.classes) {
     entry = stored;
-    report = { name, sha256: digest, cached: true, images: stored.images, tokens: stored.tokens, classes: stored.classes, seconds: (performance.now() - t0) / 1000 };
+    report = {
+      name, sha256: digest, cached: true, images: stored.images, tokens: stored.tokens, classes: stored.classes, bytes: stored.maps.byteLength,
+      seconds: (performance.now() - t0) / 1000,
+    };
   } else {
     if (!bytes) {
       throw new Error(`this run was trained with the teacher ${name}, whose maps of this training split are not in browser storage: ` +
@@ -222,10 +306,12 @@ async function teacherFor(config: RunConfig, vit: VitConfig, train: ImageSet, fi
     }
     const computed = await computeTeacherMaps(bytes, name, vit, train);
     entry = { maps: computed.maps, images: train.count, tokens: computed.tokens, classes: computed.classes, name, provider: computed.provider, createdAt: Date.now() };
-    await db.putTeacherMaps(key, entry);
+    const seconds = (performance.now() - t0) / 1000;
+    // A cache, never a gate: maps that cannot be stored are used from memory, and the page says why.
+    const saved = await db.putTeacherMaps(key, entry).then((bytes) => ({ stored: true, bytes }), (e) => ({ stored: false, storeError: messageOf(e) }));
     report = {
       name, sha256: digest, provider: computed.provider, fallback: computed.fallback, cached: false, images: train.count,
-      tokens: computed.tokens, classes: computed.classes, seconds: (performance.now() - t0) / 1000,
+      tokens: computed.tokens, classes: computed.classes, seconds, ...saved,
     };
   }
   const maps: TeacherMaps = { maps: entry.maps, patch: vit.imageSize / Math.sqrt(entry.tokens), classes: entry.classes };
@@ -261,13 +347,18 @@ async function computeTeacherMaps(bytes: Uint8Array, name: string, vit: VitConfi
     }
   };
   let fallback: string | undefined;
-  if (typeof navigator !== 'undefined' && navigator.gpu) {
+  const adapter = typeof navigator !== 'undefined' && navigator.gpu ? await navigator.gpu.requestAdapter().catch(() => null) : null;
+  if (adapter && (adapter.info as unknown as { isFallbackAdapter?: boolean })?.isFallbackAdapter) {
+    // A software adapter (SwiftShader) emulates the GPU on the CPU: there ONNX Runtime's WASM kernels
+    // are far faster (a 50,000-image training split took hours through the WebGPU provider).
+    fallback = `the WebGPU adapter is a software one (${adapter.info.description || adapter.info.vendor || 'fallback adapter'}), where the WASM execution provider is faster`;
+  } else if (adapter) {
     try {
       return { ...(await attempt('webgpu')), provider: 'webgpu' };
     } catch (e) {
       fallback = messageOf(e);
     }
-  } else fallback = 'this worker has no navigator.gpu';
+  } else fallback = typeof navigator !== 'undefined' && navigator.gpu ? 'no WebGPU adapter' : 'this worker has no navigator.gpu';
   try {
     return { ...(await attempt('wasm')), provider: 'wasm', fallback };
   } catch (e) {
@@ -467,18 +558,24 @@ async function closeEpoch(s: Session) {
   await checkpoint(s);
 }
 
+/** Saves the checkpoint and the run's record; storage that refuses them (quota) is reported and the run goes on. */
 async function checkpoint(s: Session) {
   const bytes = await s.run.saveCheckpoint();
-  const db = await store();
-  await db.putCheckpoint(s.runId, bytes);
-  const r = s.record;
-  r.step = s.run.step;
-  r.epoch = s.run.epoch;
-  r.checkpointStep = s.run.step;
-  r.updatedAt = Date.now();
-  if (r.state !== 'done') r.state = 'paused';
-  await db.putRun(r);
   s.lastCheckpointAt = performance.now();
+  try {
+    const db = await store();
+    await db.putCheckpoint(s.runId, bytes);
+    const r = s.record;
+    r.step = s.run.step;
+    r.epoch = s.run.epoch;
+    r.checkpointStep = s.run.step;
+    r.updatedAt = Date.now();
+    if (r.state !== 'done') r.state = 'paused';
+    await db.putRun(r);
+  } catch (e) {
+    post({ type: 'checkpoint-error', runId: s.runId, message: `the checkpoint at step ${s.run.step} could not be saved: ${messageOf(e)}` });
+    return;
+  }
   post({ type: 'checkpoint', runId: s.runId, step: s.run.step, epoch: s.run.epoch });
 }
 

@@ -4,6 +4,7 @@ import { adapterName, type AdapterReport } from '../gpu/device.ts';
 import { Controls } from './Controls.tsx';
 import { Runs } from './Runs.tsx';
 import { Section } from './Section.tsx';
+import { StoragePanel } from './StoragePanel.tsx';
 import { useStore } from './store.ts';
 import { AttentionView, ConfusionView, CurvesView, type CurveRun, MixedBatchView, OverSmoothingView, PredictionsView, TokenFluctuationView } from './views/index.ts';
 
@@ -65,6 +66,7 @@ function Playground({ report }: { report: AdapterReport }) {
           <Controls />
           <Status />
           <Runs />
+          <StoragePanel />
         </aside>
         <div className="views">
           <Views />

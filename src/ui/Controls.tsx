@@ -3,12 +3,15 @@
  * for a teacher method, the teacher's ONNX file; Train / Pause / Resume / Step / Reset.
  */
 import { type ChangeEvent, type DragEvent, type ReactNode, useState } from 'react';
+import { skippedLinksNote } from '../data/dataset.ts';
+import { HUB_CIFAR10_BASE_URL, HUB_CIFAR10_COUNTS, hubFolderUrl } from '../data/hub-parquet.ts';
 import { METHODS } from '../methods/index.ts';
 import { PRESETS, type VitConfig } from '../nn/presets.ts';
 import { type DatasetKind, type RunConfig } from '../train/protocol.ts';
 import { vitConfigOf } from '../train/trainer.ts';
 import { type Precision, vitParamSpecs } from '../nn/vit.ts';
 import { needsTeacher, TEACHER_CONTROL, useStore } from './store.ts';
+import { DatasetCacheNote, TeacherCacheNote } from './StoragePanel.tsx';
 import { configProblem } from './url-config.ts';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -103,6 +106,8 @@ function DatasetControls({ busy }: { busy: boolean }) {
   const [dragging, setDragging] = useState(false);
   const pick = (e: ChangeEvent<HTMLInputElement>) => {
     const f = e.target.files?.[0];
+    // Cleared, so picking the same file again (after deleting its cached copy, say) reads it again.
+    e.target.value = '';
     if (f) {
       setConfig({ dataset: 'file' });
       loadFile(f);
@@ -118,6 +123,7 @@ function DatasetControls({ busy }: { busy: boolean }) {
     }
   };
   const summary = datasets[c.dataset];
+  const linksNote = summary && skippedLinksNote(summary);
   return (
     <fieldset disabled={busy} onDragOver={(e) => { e.preventDefault(); setDragging(true); }} onDragLeave={() => setDragging(false)} onDrop={drop}
       className={dragging ? 'dropping' : undefined}>
@@ -127,6 +133,7 @@ function DatasetControls({ busy }: { busy: boolean }) {
           <option value="synthetic">built-in synthetic shapes (10 classes)</option>
           <option value="cifar10">CIFAR-10 prepared by npm run data</option>
           <option value="file">CIFAR-10 from a file you pick</option>
+          <option value="hub">CIFAR-10 downloaded from the Hugging Face Hub</option>
         </select>
       </label>
       <div className="row">
@@ -140,6 +147,7 @@ function DatasetControls({ busy }: { busy: boolean }) {
           <input type="file" name="archive" accept=".gz,.tgz,application/gzip" onChange={pick} />
         </label>
       )}
+      {c.dataset === 'hub' && <HubControls downloaded={!!summary} failed={!!datasetError} />}
       {progress && (
         <div data-testid="dataset-progress">
           <progress max={progress.total || 1} value={progress.done} /> {progress.what}: {fmt(progress.done)}{progress.total ? ` / ${fmt(progress.total)}` : ''}
@@ -147,11 +155,35 @@ function DatasetControls({ busy }: { busy: boolean }) {
       )}
       {datasetError && <p role="alert" className="error" data-testid="dataset-error">{datasetError}</p>}
       {summary && (
-        <p className="note" data-testid="dataset-summary" data-train={summary.train} data-test={summary.test}>
+        <p className="note" data-testid="dataset-summary" data-train={summary.train} data-test={summary.test} data-skipped-links={summary.skippedLinks ?? 0}>
           {summary.name}: {fmt(summary.train)} training and {fmt(summary.test)} test images ({summary.source})
+          {linksNote && `; ${linksNote}`}
         </p>
       )}
+      {c.dataset !== 'synthetic' && <DatasetCacheNote kind={c.dataset} />}
     </fieldset>
+  );
+}
+
+/** Dataset `hub`: the base URL of the parquet pair (a setting, in the URL) and Download / Retry. Train downloads too when nothing is cached. */
+function HubControls({ downloaded, failed }: { downloaded: boolean; failed: boolean }) {
+  const { config: c, setConfig, downloadHub } = useStore();
+  const url = c.hubUrl ?? HUB_CIFAR10_BASE_URL;
+  let badUrl = false;
+  try {
+    hubFolderUrl(url);
+  } catch {
+    badUrl = true;
+  }
+  return (
+    <div data-testid="hub-controls">
+      <label className="file">base URL: the Hub's <code>uoft-cs/cifar10</code> or a mirror of its <code>plain_text/</code> parquet files
+        <input type="url" name="hubUrl" value={url} spellCheck={false}
+          onChange={(e) => setConfig({ hubUrl: e.target.value === HUB_CIFAR10_BASE_URL ? undefined : e.target.value })} />
+      </label>
+      <button type="button" name="downloadHub" onClick={downloadHub} disabled={badUrl}>{failed ? 'Retry download' : downloaded ? 'Download again' : 'Download CIFAR-10'}</button>
+      <p className="note">{fmt(HUB_CIFAR10_COUNTS.train)} training and {fmt(HUB_CIFAR10_COUNTS.test)} test images as PNG files in two parquet files; Train downloads them too when no copy is kept in this browser</p>
+    </div>
   );
 }
 
@@ -221,19 +253,29 @@ function TeacherControl() {
           {teacher.cached
             ? 'read from browser storage'
             : `computed in ${teacher.seconds.toFixed(1)} s with ONNX Runtime's ${teacher.provider === 'webgpu' ? 'WebGPU' : 'WASM (CPU)'} execution provider`}
-          {teacher.fallback && ` (WebGPU failed: ${teacher.fallback})`}
+          {teacher.fallback && ` (WebGPU provider not used: ${teacher.fallback})`}
         </p>
       )}
+      {teacher && <TeacherCacheNote teacher={teacher} />}
     </div>
   );
 }
 
-function Buttons({ blocked }: { blocked: boolean }) {
-  const { state, info, train, pause, resume, step, reset, pauseLatencyMs } = useStore();
+/** Why Train waits: the dataset being read, with its progress ("loading cifar10-jpg.tar.gz: train images 12,000"). */
+function loadingReason(name: string, progress?: { done: number; total: number; what: string }): string {
+  if (!progress) return `loading ${name}: starting`;
+  return `loading ${name}: ${progress.what} ${fmt(progress.done)}${progress.total ? ` / ${fmt(progress.total)}` : ''}`;
+}
+
+function Buttons({ blocked: configBlocked }: { blocked: boolean }) {
+  const { state, info, train, pause, resume, step, reset, pauseLatencyMs, datasetLoading, datasetProgress } = useStore();
   const running = state === 'running' || state === 'loading' || state === 'starting' || state === 'recovering';
+  const loading = datasetLoading !== undefined ? loadingReason(datasetLoading, datasetProgress) : undefined;
+  const blocked = configBlocked || loading !== undefined;
   return (
     <div className="buttons">
       {!running && state !== 'paused' && state !== 'pausing' && <button type="button" onClick={train} disabled={blocked}>Train</button>}
+      {loading && !running && <span className="note" data-testid="train-blocked"> {loading}</span>}
       {running && <button type="button" onClick={pause} disabled={state !== 'running'}>Pause</button>}
       {state === 'paused' && <><button type="button" onClick={() => resume()}>Resume</button> <button type="button" onClick={step}>Step</button></>}
       {info && !running && <button type="button" onClick={reset}>Reset</button>}

@@ -6,6 +6,7 @@
  */
 import { create } from 'zustand';
 import { type DatasetSummary } from '../data/dataset.ts';
+import { HUB_CIFAR10_BASE_URL } from '../data/hub-parquet.ts';
 import { type AdapterReport, NoWebGPUError, openDevice } from '../gpu/device.ts';
 import { exportVitOnnx } from '../interop/onnx.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../interop/safetensors.ts';
@@ -23,6 +24,8 @@ export type Probe =
   | { state: 'ok'; report: AdapterReport }
   | { state: 'none'; reason: string }
   | { state: 'failed'; reason: string };
+
+export type DatasetCacheReport = Omit<Extract<FromWorker, { type: 'dataset-cache' }>, 'type' | 'key'>;
 
 export type ViewName = 'batch' | 'fluctuation' | 'attention' | 'smoothing';
 
@@ -61,8 +64,14 @@ interface Store {
   snapshot?: Snapshot;
   smoothingHistory: Float32Array[];
   datasetProgress?: { done: number; total: number; what: string };
+  /** The file whose dataset the worker is reading (Train waits until it is read). */
+  datasetLoading?: string;
   datasets: Partial<Record<DatasetKind, DatasetSummary>>;
   datasetError?: string;
+  /** What the worker said about each dataset's browser-storage cache (read from it, written, or why not written). */
+  datasetCache: Partial<Record<DatasetKind, DatasetCacheReport>>;
+  /** Why the last checkpoint could not be saved (cleared by the next one saved). */
+  checkpointError?: string;
   /** The ONNX teacher picked for a teacher method (sent with Train and Resume). */
   teacherFile?: File;
   /** The teacher maps of the current run: where they came from (computed and by which provider, or cached). */
@@ -88,6 +97,8 @@ interface Store {
   setSample(sample: number): void;
   setAttentionHead(head: number | 'mean'): void;
   loadFile(file: File): void;
+  /** Downloads CIFAR-10's parquet pair from the configured base URL (dataset `hub`), replacing any cached copy once it has loaded. */
+  downloadHub(): void;
   setTeacherFile(file: File | undefined): void;
   refreshRuns(): Promise<void>;
   toggleCompare(id: string): void;
@@ -101,12 +112,14 @@ let worker: Worker | undefined;
 let probing: Promise<void> | undefined;
 let storePromise: Promise<BrowserStore> | undefined;
 const db = () => (storePromise ??= openStore());
+/** The page's browser storage (IndexedDB and OPFS), opened once; the Storage panel lists and deletes through it. */
+export const pageStore = db;
 
 function send(m: ToWorker) {
   if (!worker) {
     worker = new Worker(new URL('../train/worker.ts', import.meta.url), { type: 'module' });
     worker.onmessage = (ev: MessageEvent<FromWorker>) => onWorker(ev.data);
-    worker.onerror = (ev) => useStore.setState({ state: 'error', error: `the training worker failed: ${ev.message || 'it could not be loaded'}` });
+    worker.onerror = (ev) => useStore.setState({ state: 'error', error: `the training worker failed: ${ev.message || 'it could not be loaded'}`, datasetLoading: undefined });
     worker.postMessage({ type: 'views', views: useStore.getState().views } satisfies ToWorker);
   }
   worker.postMessage(m);
@@ -127,8 +140,14 @@ function onWorker(m: FromWorker) {
       return;
     }
     case 'dataset-progress': return set({ datasetProgress: { done: m.done, total: m.total, what: m.what } });
-    case 'dataset-loaded': return set((s) => ({ datasets: { ...s.datasets, [m.kind]: m.summary }, datasetProgress: undefined, datasetError: undefined }));
-    case 'dataset-error': return set({ datasetError: m.message, datasetProgress: undefined });
+    case 'dataset-loaded':
+      return set((s) => ({ datasets: { ...s.datasets, [m.kind]: m.summary }, datasetProgress: undefined, datasetError: undefined, datasetLoading: undefined }));
+    case 'dataset-error': return set({ datasetError: m.message, datasetProgress: undefined, datasetLoading: undefined });
+    case 'dataset-cache': {
+      const { type: _type, key, ...report } = m;
+      return set((s) => ({ datasetCache: { ...s.datasetCache, [key]: report } }));
+    }
+    case 'checkpoint-error': return set({ checkpointError: m.message });
     case 'teacher-progress': return set({ teacherProgress: { done: m.done, total: m.total, what: m.what } });
     case 'teacher-ready': return set({ teacher: m.teacher, teacherProgress: undefined });
     // A run resumed from its checkpoint (after a reload or a lost device) drops what came after it.
@@ -144,7 +163,9 @@ function onWorker(m: FromWorker) {
         snapshot: m.snapshot,
         smoothingHistory: m.snapshot.smoothing ? [...s.smoothingHistory, m.snapshot.smoothing].slice(-20) : s.smoothingHistory,
       }));
-    case 'checkpoint': return void get().refreshRuns();
+    case 'checkpoint':
+      if (get().checkpointError) set({ checkpointError: undefined });
+      return void get().refreshRuns();
     case 'device-lost': return set({ deviceLost: m.message });
     case 'error': return set({ error: m.message, datasetProgress: undefined, teacherProgress: undefined });
   }
@@ -203,6 +224,7 @@ export const useStore = create<Store>()((set, get) => ({
   epochs: [],
   smoothingHistory: [],
   datasets: {},
+  datasetCache: {},
   runs: [],
   compare: [],
   views: { batch: true, fluctuation: true, attention: true, smoothing: true, sample: 0, samples: 8, every: 10 },
@@ -285,8 +307,14 @@ export const useStore = create<Store>()((set, get) => ({
   },
 
   loadFile(file) {
-    set({ datasetError: undefined, datasetProgress: { done: 0, total: file.size, what: `reading ${file.name}` } });
+    set({ datasetError: undefined, datasetLoading: file.name, datasetProgress: { done: 0, total: file.size, what: 'bytes read' } });
     send({ type: 'load-file', file });
+  },
+
+  downloadHub() {
+    const baseUrl = get().config.hubUrl ?? HUB_CIFAR10_BASE_URL;
+    set({ datasetError: undefined, error: undefined, datasetLoading: 'CIFAR-10 from the Hugging Face Hub', datasetProgress: { done: 0, total: 0, what: `downloading from ${baseUrl}` } });
+    send({ type: 'load-hub', baseUrl });
   },
 
   setTeacherFile(file) {

@@ -13,16 +13,22 @@
  * the rest, so a link keeps them when its method is changed in the page. A teacher (an ONNX
  * file) cannot travel in a link: it is picked in the page.
  *
+ * `hub_url`, the base URL of dataset `hub` (CIFAR-10's parquet files), is written right after
+ * `dataset` and only when set: a link without it means the Hugging Face Hub's own copy, wherever
+ * that is when the link is opened.
+ *
  * Model overrides (dim, depth, heads, patch, mlp) are written only when set; `train` and `test`
  * (the subset limits) are written always, `all` meaning the whole split. A key the query does
  * not have keeps the fallback's value, except that the model is read as a whole: a query with
  * `model` or any override key has exactly the overrides it lists.
  */
+import { hubFolderUrl } from '../data/hub-parquet.ts';
 import { type VitConfig } from '../nn/presets.ts';
 import { type DatasetKind, type RunConfig } from '../train/protocol.ts';
 import { resolveConfig, type TrainConfig } from '../train/trainer.ts';
 
-const DATASETS: readonly DatasetKind[] = ['synthetic', 'cifar10', 'file'];
+const DATASETS: readonly DatasetKind[] = ['synthetic', 'cifar10', 'file', 'hub'];
+const HUB_URL_KEY = 'hub_url';
 
 type ValueType = 'number' | 'integer' | 'boolean' | 'text' | 'dataset' | 'limit';
 
@@ -79,6 +85,7 @@ export function configToQuery(c: RunConfig): string {
   const q = new URLSearchParams();
   for (const f of FIELDS) {
     q.set(f.key, formatValue(c[f.field], f.type));
+    if (f.key === 'dataset' && c.hubUrl !== undefined) q.set(HUB_URL_KEY, c.hubUrl);
     if (f.key === 'model') {
       for (const o of OVERRIDES) {
         const v = c.modelOverrides?.[o.field];
@@ -99,7 +106,7 @@ function formatValue(v: unknown, type: ValueType): string {
 export function configFromQuery(query: string, fallback: RunConfig): { config: RunConfig; errors: string[] } {
   const q = new URLSearchParams(query.replace(/^[?#]/, ''));
   const errors: string[] = [];
-  const known = new Set([...FIELDS.map((f) => f.key), ...MODEL_KEYS]);
+  const known = new Set([...FIELDS.map((f) => f.key), ...MODEL_KEYS, HUB_URL_KEY]);
   for (const key of new Set(q.keys())) if (!known.has(key)) errors.push(`${key}: unknown setting (ignored)`);
 
   let config: RunConfig = { ...fallback };
@@ -110,6 +117,12 @@ export function configFromQuery(query: string, fallback: RunConfig): { config: R
     const parsed = parseValue(raw, f.type);
     if (typeof parsed === 'string') errors.push(`${f.key}: ${JSON.stringify(raw)} ${parsed}`);
     else config = tryChange(config, { [f.field]: parsed.value }, f.key, errors);
+  }
+  const hubUrl = q.get(HUB_URL_KEY);
+  if (hubUrl !== null) {
+    const problem = hubUrlProblem(hubUrl);
+    if (problem) errors.push(`${HUB_URL_KEY}: ${problem}`);
+    else config = { ...config, hubUrl };
   }
   for (const o of OVERRIDES) {
     const raw = q.get(o.key);
@@ -139,7 +152,7 @@ function tryChange(config: RunConfig, change: Partial<RunConfig>, key: string, e
   }
 }
 
-function trainPart({ dataset: _dataset, trainLimit: _train, testLimit: _test, ...train }: RunConfig): TrainConfig {
+function trainPart({ dataset: _dataset, hubUrl: _hubUrl, trainLimit: _train, testLimit: _test, ...train }: RunConfig): TrainConfig {
   return train;
 }
 
@@ -149,6 +162,16 @@ export function configProblem(config: RunConfig): string | undefined {
     resolveConfig(trainPart(config));
     checkLimit(config.trainLimit);
     checkLimit(config.testLimit);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return config.dataset === 'hub' && config.hubUrl !== undefined ? hubUrlProblem(config.hubUrl) : undefined;
+}
+
+/** Why `url` cannot be the base URL of dataset `hub`, or undefined when it can. */
+function hubUrlProblem(url: string): string | undefined {
+  try {
+    hubFolderUrl(url);
     return undefined;
   } catch (e) {
     return (e as Error).message;

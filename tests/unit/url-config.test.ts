@@ -1,7 +1,7 @@
 /**
  * The run configuration in the URL (src/ui/url-config.ts): every field written, round trips
  * (defaults, a custom model, subset limits, the method options), and bad values kept at the
- * fallback with a note; configProblem says why a configuration cannot be trained.
+ * fallback with a note; the base URL of dataset hub (hub_url); configProblem says why a configuration cannot be trained.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -64,7 +64,7 @@ describe('configFromQuery', () => {
     const { config, errors } = configFromQuery('lr=abc&method=magic&epochs=2.5&augment=yes&dataset=imagenet&batch=0&switch=2&dim=-4&train=0&test=some&smoothing=&model=huge&colour=blue&seed=7', custom);
     assert.deepEqual(errors, [
       'colour: unknown setting (ignored)',
-      'dataset: "imagenet" is not a dataset (synthetic, cifar10, file)',
+      'dataset: "imagenet" is not a dataset (synthetic, cifar10, file, hub)',
       'model: unknown model preset "huge" (known: test, peer, small, base)',
       'method: unknown method "magic" (known: none, mixup, cutmix, cutmix-token, mixup-cutmix, tl-align, tokenmix, tokenmix-teacher, token-labeling, diversepatch, diversepatch-paper)',
       'lr: "abc" is not a number',
@@ -101,6 +101,19 @@ describe('configFromQuery', () => {
     assert.equal(precision.config.precision, 'f16');
   });
 
+  test('hub_url: written right after dataset only when set, read back; a bad one keeps the fallback with a note', () => {
+    const mirror: RunConfig = { ...custom, dataset: 'hub', hubUrl: 'http://127.0.0.1:8080/mirror/cifar10/' };
+    const query = configToQuery(mirror);
+    assert.match(query, /^dataset=hub&hub_url=http%3A%2F%2F127\.0\.0\.1%3A8080%2Fmirror%2Fcifar10%2F&model=peer&/);
+    assert.deepEqual(configFromQuery(query, DEFAULTS), { config: mirror, errors: [] });
+    assert.doesNotMatch(configToQuery({ ...mirror, hubUrl: undefined }), /hub_url/);
+    assert.deepEqual(configFromQuery('dataset=hub', DEFAULTS), { config: { ...DEFAULTS, dataset: 'hub' }, errors: [] });
+    assert.deepEqual(configFromQuery('dataset=hub&hub_url=ftp%3A%2F%2Fmirror%2F', mirror), {
+      config: mirror, errors: ['hub_url: the CIFAR-10 base URL "ftp://mirror/" is not an http(s) URL'],
+    });
+    assert.deepEqual(configFromQuery('hub_url=mirror', DEFAULTS).errors, ['hub_url: the CIFAR-10 base URL "mirror" is not a URL (expected e.g. https://huggingface.co/datasets/uoft-cs/cifar10/resolve/main/)']);
+  });
+
   test('each new method is a valid method in a link', () => {
     for (const method of ['tokenmix', 'tokenmix-teacher', 'token-labeling', 'diversepatch', 'diversepatch-paper']) {
       assert.deepEqual(configFromQuery(`method=${method}`, DEFAULTS), { config: { ...DEFAULTS, method }, errors: [] });
@@ -116,5 +129,8 @@ describe('configProblem', () => {
     assert.equal(configProblem({ ...DEFAULTS, diversityWindow: 6 }), 'the DiversePatch window must be an odd number of tokens (or 0 for the default), got 6');
     assert.equal(configProblem({ ...DEFAULTS, batch: 0 }), 'batch must be a positive integer, got 0');
     assert.equal(configProblem({ ...DEFAULTS, trainLimit: 1.5 }), 'a subset limit must be a positive integer or "all", got 1.5');
+    assert.equal(configProblem({ ...DEFAULTS, dataset: 'hub', hubUrl: '' }), 'the CIFAR-10 base URL "" is not a URL (expected e.g. https://huggingface.co/datasets/uoft-cs/cifar10/resolve/main/)');
+    assert.equal(configProblem({ ...DEFAULTS, dataset: 'synthetic', hubUrl: '' }), undefined, 'the base URL matters only for dataset hub');
+    assert.equal(configProblem({ ...DEFAULTS, dataset: 'hub', hubUrl: 'https://mirror.example/cifar10' }), undefined);
   });
 });
