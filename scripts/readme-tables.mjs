@@ -17,6 +17,8 @@ const TABLE_PAGES = {
   'peers-swiftshader': 'docs/performance.md',
   bench: 'docs/performance.md',
   page: 'docs/playground.md',
+  // The README's one-paragraph summary of the same figures (load times, page vs bare page)
+  'page-summary': 'README.md',
 };
 
 // Chromium's software adapter, which the bench page gets where there is no GPU (Debian's package)
@@ -26,7 +28,7 @@ const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const PAGE_FIGURES = 'test-results/page-figures.json';
 /** The e2e tests that record the page's figures, and the figures each records, in table order. */
 const PAGE_FIGURE_TESTS = {
-  'tests/e2e/full-size-data.test.ts': ['load-binary-tarball', 'load-binary-tarball-cached', 'load-npm-run-data', 'load-npm-run-data-cached', 'load-jpeg-imagefolder'],
+  'tests/e2e/full-size-data.test.ts': ['gpu-warm-up', 'load-binary-tarball', 'load-binary-tarball-cached', 'load-npm-run-data', 'load-npm-run-data-cached', 'load-jpeg-imagefolder'],
   'tests/e2e/hub-download.test.ts': ['load-hub-parquet'],
   'tests/e2e/page-throughput.test.ts': ['page-vs-headless'],
 };
@@ -119,6 +121,7 @@ const measure = {
     return tables.replace('`npm run bench:peers', `\`VK_ICD_FILENAMES=${SWIFTSHADER_ICD} npm run bench:peers`);
   },
   page: () => pageTable(),
+  'page-summary': () => pageSummary(),
 };
 
 /** Runs the e2e tests that record the page's figures; those not in this checkout are named and skipped. */
@@ -175,6 +178,41 @@ function pageTable() {
   ].join('\n');
 }
 
+/** The page's figures as two sentences for the README, each figure with its target and verdict; the table in docs has the rest. */
+function pageSummary() {
+  const figures = existsSync(PAGE_FIGURES) ? readPageFigures() : {};
+  const say = (id, what) => {
+    const f = figures[id];
+    if (!f) return undefined;
+    const verdict = f.pass === undefined ? '' : ` (target ${f.target}: ${f.pass ? 'met' : 'NOT met'})`;
+    return `${what} ${formatValue(f.value, f.unit)}${verdict}`;
+  };
+  const loads = [
+    say('load-binary-tarball', 'the official binary tarball (60,000 images) is trainable in'),
+    say('load-jpeg-imagefolder', 'the ImageFolder JPEG archive in'),
+    say('load-hub-parquet', 'the Hub parquet pair from a local server in'),
+    say('load-binary-tarball-cached', 'a cached dataset on a second visit in'),
+  ].filter(Boolean);
+  const ratio = say('page-vs-headless', 'the page with every view open trains at');
+  if (!loads.length && !ratio) return `Not measured yet: run \`${PAGE_TESTS_COMMAND}\`, then \`npm run readme:tables -- --only page\`.`;
+  const adapters = [...new Set(Object.values(figures).map((f) => f.adapter))].join(', ');
+  const dates = Object.values(figures).map((f) => String(f.date).slice(0, 10)).sort();
+  return [
+    `Measured in headless Chromium on ${adapters} (2 cores, ${dates[0] === dates.at(-1) ? dates[0] : `${dates[0]} to ${dates.at(-1)}`}; written by \`npm run readme:tables\`):`,
+    loads.length ? `after the pick or the click, ${loads.join('; ')}.` : '',
+    ratio ? `Against the same run in a bare page, ${ratio} times its images/s.` : '',
+    'Every figure, with how it was measured: [docs/playground.md](docs/playground.md#measured-figures-of-the-page).',
+  ].filter(Boolean).join(' ');
+}
+
+function readPageFigures() {
+  try {
+    return JSON.parse(readFileSync(PAGE_FIGURES, 'utf8'));
+  } catch (e) {
+    throw new Error(`${PAGE_FIGURES} is not valid JSON (${e.message}); rerun the e2e tests that write it: ${PAGE_TESTS_COMMAND}`);
+  }
+}
+
 function main() {
   const usage = `usage: npm run readme:tables [-- --only NAME,NAME | --check]; tables: ${Object.keys(TABLE_PAGES).join(', ')}`;
   const args = process.argv.slice(2);
@@ -202,6 +240,7 @@ function main() {
   if (problems.length) throw new Error(`the docs' table markers are not in order:\n${problems.map((p) => `- ${p}`).join('\n')}`);
 
   const names = only ?? Object.keys(TABLE_PAGES);
+  if (names.includes('page') && !names.includes('page-summary')) names.push('page-summary');
   const pageTestsPassed = !only && names.includes('page') ? runPageTests() : true;
   const tables = {};
   for (const name of names) tables[name] = measure[name]();
