@@ -193,6 +193,7 @@ function pageSummary() {
     say('load-hub-parquet', 'the Hub parquet pair from a local server in'),
     say('load-binary-tarball-cached', 'a cached dataset on a second visit in'),
   ].filter(Boolean);
+  const warmUp = figures['gpu-warm-up'] ? `"Trainable" is the dataset decoded and ready; the first loss read-out comes later by the adapter's warm-up (shader compilation and the first steps), ${formatValue(figures['gpu-warm-up'].value, figures['gpu-warm-up'].unit)} for any dataset here.` : '';
   const ratio = say('page-vs-headless', 'the page with every view open trains at');
   if (!loads.length && !ratio) return `Not measured yet: run \`${PAGE_TESTS_COMMAND}\`, then \`npm run readme:tables -- --only page\`.`;
   const adapters = [...new Set(Object.values(figures).map((f) => f.adapter))].join(', ');
@@ -200,6 +201,7 @@ function pageSummary() {
   return [
     `Measured in headless Chromium on ${adapters} (2 cores, ${dates[0] === dates.at(-1) ? dates[0] : `${dates[0]} to ${dates.at(-1)}`}; written by \`npm run readme:tables\`):`,
     loads.length ? `after the pick or the click, ${loads.join('; ')}.` : '',
+    warmUp,
     ratio ? `Against the same run in a bare page, ${ratio} times its images/s.` : '',
     'Every figure, with how it was measured: [docs/playground.md](docs/playground.md#measured-figures-of-the-page).',
   ].filter(Boolean).join(' ');

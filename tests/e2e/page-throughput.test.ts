@@ -16,8 +16,8 @@
  * ratios, written to test-results/page-figures.json (npm run readme:tables puts it in the README).
  * Each turn also counts the CPU time of all Chromium's processes (CDP SystemInfo.getProcessInfo)
  * per trained image. On a loaded machine images/s swing with the load and the CPU per image does
- * not, so the ≥ 0.90 target is asserted on the CPU measure, and images/s are only checked to be
- * near 1 (the figure says whether they met the target).
+ * not, so the ≥ 0.90 target is asserted on the CPU measure, and images/s are checked against the
+ * target under CI (where this test has the machine to itself) and only to be near 1 elsewhere.
  * Run: node scripts/run-tests.mjs tests/e2e/page-throughput.test.ts
  */
 import assert from 'node:assert/strict';
@@ -29,7 +29,7 @@ import { type CDPSession, type Page } from 'playwright-core';
 import { adapterName, type AdapterReport } from '../../src/gpu/device.ts';
 import { type CurvePoint, type RunConfig } from '../../src/train/protocol.ts';
 import type { BareRunInfo, BareWindow } from './engine-page.ts';
-import { launch, recordFigure, ROOT, serve, skip, tempDir, viteBuild, watch } from './helpers.ts';
+import { CI, launch, recordFigure, ROOT, serve, skip, tempDir, viteBuild, watch } from './helpers.ts';
 
 /** The page's worker reads the loss (and posts a curve point) every 5 steps; the bare loop reads at the same steps. */
 const READ_EVERY = 5;
@@ -238,8 +238,11 @@ test('the page keeps the bare page\'s training images/s with every live view on 
       `bare ${bareCpuPerImage.toFixed(1)} ms (bare/page ${cpuRatio.toFixed(3)})`,
   });
   // Images/s on a shared machine swing with its load (single windows from 0.83 to 1.51 of the bare
-  // page's on 2 busy cores), so only a ratio far from 1 fails here: the comparison itself is broken.
+  // page's on 2 cores busy with other work), so there only a ratio far from 1 fails: the comparison
+  // itself is broken. Under CI the machine runs this test alone (windows within 0.974–0.995 of each
+  // other there), and the target itself is asserted.
   assert.ok(ratio > 0.5 && ratio < 1.5, `page/bare images/s ${ratio.toFixed(3)}: the two did not train the same thing the same way`);
+  if (CI) assert.ok(pass, `the page keeps ${ratio.toFixed(3)} of the bare page's images/s (median of ${ROUNDS} rounds, ${low.toFixed(3)}–${high.toFixed(3)}); the target is ≥ ${TARGET}`);
   // CPU per image hardly depends on the load, so the target is asserted on it (it misses stalls: the figure above is what shows those).
   assert.ok(cpuRatio >= TARGET, `the page spends ${pageCpuPerImage.toFixed(1)} ms of CPU per image, the bare page ${bareCpuPerImage.toFixed(1)} ms: ` +
     `it keeps ${cpuRatio.toFixed(3)} of the bare page's images/s on a CPU-bound adapter (target ≥ ${TARGET})`);
