@@ -44,7 +44,7 @@ const TEACHER_TEST = {
 /** Budgets: what every method gets. `ci` is what the software adapter of a 2-core machine can run. */
 export const BUDGETS: Record<string, Budget> = {
   ci: {
-    summary: "`test` ViT (24k parameters), 5,000 train / 1,000 test CIFAR-10 JPEGs (class-balanced random subsets, subset seed 0), 3 epochs, batch 128: the issue's CI acceptance run",
+    summary: "`test` ViT (24k parameters), 5,000 train / 1,000 test CIFAR-10 JPEGs (class-balanced random subsets, subset seed 0), 3 epochs, batch 128: the CI learning test's budget before issue 16",
     data: CIFAR10_JPG, trainLimit: 5000, testLimit: 1000,
     config: { model: 'test', epochs: 3 },
     teacher: TEACHER_TEST,
