@@ -167,7 +167,7 @@ function DatasetControls({ busy }: { busy: boolean }) {
 
 /** Dataset `hub`: the base URL of the parquet pair (a setting, in the URL) and Download / Retry. Train downloads too when nothing is cached. */
 function HubControls({ downloaded, failed }: { downloaded: boolean; failed: boolean }) {
-  const { config: c, setConfig, downloadHub } = useStore();
+  const { config: c, setConfig, downloadHub, datasetLoading } = useStore();
   const url = c.hubUrl ?? HUB_CIFAR10_BASE_URL;
   let badUrl = false;
   try {
@@ -181,7 +181,7 @@ function HubControls({ downloaded, failed }: { downloaded: boolean; failed: bool
         <input type="url" name="hubUrl" value={url} spellCheck={false}
           onChange={(e) => setConfig({ hubUrl: e.target.value === HUB_CIFAR10_BASE_URL ? undefined : e.target.value })} />
       </label>
-      <button type="button" name="downloadHub" onClick={downloadHub} disabled={badUrl}>{failed ? 'Retry download' : downloaded ? 'Download again' : 'Download CIFAR-10'}</button>
+      <button type="button" name="downloadHub" onClick={downloadHub} disabled={badUrl || datasetLoading !== undefined}>{failed ? 'Retry download' : downloaded ? 'Download again' : 'Download CIFAR-10'}</button>
       <p className="note">{fmt(HUB_CIFAR10_COUNTS.train)} training and {fmt(HUB_CIFAR10_COUNTS.test)} test images as PNG files in two parquet files; Train downloads them too when no copy is kept in this browser</p>
     </div>
   );

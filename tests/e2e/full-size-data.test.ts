@@ -27,7 +27,10 @@ import { basename, join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { type Page } from 'playwright-core';
 import { fullSizeBinaryTarball, JPEG_ARCHIVE } from './full-size-archives.ts';
-import { CI, launch, recordFigure, ROOT, serve, skip, viteBuild, watch } from './helpers.ts';
+import { CI, launch, recordFigure, ROOT, serve, skip, viteBuild, waitFor, watch } from './helpers.ts';
+
+/** A dataset error fails a wait as a run error does. */
+const PAGE_ERRORS = ['error', 'dataset-error'];
 
 const TARGET_S = { binary: 15, jpeg: 40, cached: 5 };
 /** The test model, a small batch: the first loss read-out comes after 5 steps. */
@@ -35,18 +38,6 @@ const RUN = 'model=test&method=none&batch=8&epochs=1&warmup=0&lr=0.001';
 const COMMAND = 'tests/e2e/full-size-data.test.ts';
 
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
-
-async function waitUntil(page: Page, what: string, ok: () => Promise<boolean>, timeoutMs: number, log: string[]) {
-  const until = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    for (const id of ['error', 'dataset-error']) {
-      const text = await page.getByTestId(id).textContent({ timeout: 1 }).catch(() => null);
-      if (text) throw new Error(`the page shows an error while waiting for ${what}: ${text}\n${log.join('\n')}`);
-    }
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}; page says: ${(await page.textContent('body'))?.slice(0, 800)}\n${log.join('\n')}`);
-    await page.waitForTimeout(50);
-  }
-}
 
 const losses = async (page: Page) => ((await page.getByTestId('readout').getAttribute('data-losses')) ?? '').split(',').filter(Boolean).map(Number);
 
@@ -58,13 +49,13 @@ const losses = async (page: Page) => ((await page.getByTestId('readout').getAttr
 async function untilTrainable(page: Page, log: string[], timeoutMs = 300_000): Promise<{ loaded: number; trainable: number }> {
   const summary = page.getByTestId('dataset-summary');
   let loaded: number | undefined;
-  await waitUntil(page, 'the dataset summary and the first loss read-out', async () => {
+  await waitFor(page, 'the dataset summary and the first loss read-out', async () => {
     if (loaded === undefined && (await summary.count()) > 0 && (await summary.getAttribute('data-train')) === '50000') {
       loaded = Date.now();
       assert.equal(await summary.getAttribute('data-test'), '10000', (await summary.textContent()) ?? '');
     }
     return (await losses(page)).length > 0;
-  }, timeoutMs, log);
+  }, timeoutMs, log, PAGE_ERRORS);
   const trainable = Date.now();
   assert.ok(loaded !== undefined, `the first loss came before the dataset panel showed 50,000 + 10,000 images: ${await summary.textContent().catch(() => '(no summary)')}`);
   const [loss] = await losses(page);
@@ -74,7 +65,7 @@ async function untilTrainable(page: Page, log: string[], timeoutMs = 300_000): P
 
 async function pauseRun(page: Page, log: string[]) {
   await page.getByRole('button', { name: 'Pause' }).click();
-  await waitUntil(page, 'the run to pause', async () => (await page.getByTestId('readout').getAttribute('data-state')) === 'paused', 60_000, log);
+  await waitFor(page, 'the run to pause', async () => (await page.getByTestId('readout').getAttribute('data-state')) === 'paused', 60_000, log, PAGE_ERRORS);
 }
 
 /** Train is disabled while a dataset loads, and says so ("loading <file>: …"). */
@@ -112,7 +103,7 @@ function checkTarget(what: string, r: { value: number; pass: boolean }, targetS:
 /** Waits until the dataset cache has been written (the write may go on after training starts). */
 async function cacheWritten(page: Page, log: string[]) {
   const status = page.getByTestId('dataset-cache');
-  await waitUntil(page, 'the dataset cache to be written', async () => (await status.count()) > 0 && (await status.getAttribute('data-stored')) !== null, 120_000, log);
+  await waitFor(page, 'the dataset cache to be written', async () => (await status.count()) > 0 && (await status.getAttribute('data-stored')) !== null, 120_000, log, PAGE_ERRORS);
   assert.equal(await status.getAttribute('data-stored'), 'true', `the dataset was not cached: ${await status.textContent()}`);
 }
 
@@ -139,7 +130,7 @@ describe('full-size CIFAR-10 in the page', { skip }, () => {
     adapter = await adapterOf(page);
     const t0 = Date.now();
     await page.getByRole('button', { name: 'Train' }).click();
-    await waitUntil(page, 'the first loss read-out', async () => (await losses(page)).length > 0, 300_000, log);
+    await waitFor(page, 'the first loss read-out', async () => (await losses(page)).length > 0, 300_000, log, PAGE_ERRORS);
     gpuWarmUpS = seconds(Date.now() - t0);
     // Not a target: what the adapter needs before any first loss (shader compilation, 5 steps), to read the figures below by.
     console.log(`GPU warm-up on ${adapter}: a 512-image synthetic run's first loss ${gpuWarmUpS} s after Train`);
@@ -155,7 +146,7 @@ describe('full-size CIFAR-10 in the page', { skip }, () => {
     await page.setInputFiles('input[name=archive]', tarball);
     const reason = await assertTrainBlockedWhileLoading(page, tarball);
     const summary = page.getByTestId('dataset-summary');
-    await waitUntil(page, 'the archive to load', async () => (await summary.count()) > 0 && page.getByRole('button', { name: 'Train' }).isEnabled(), 300_000, log);
+    await waitFor(page, 'the archive to load', async () => (await summary.count()) > 0 && page.getByRole('button', { name: 'Train' }).isEnabled(), 300_000, log, PAGE_ERRORS);
     const loaded = Date.now();
     assert.deepEqual([await summary.getAttribute('data-train'), await summary.getAttribute('data-test')], ['50000', '10000'], (await summary.textContent()) ?? '');
     await page.getByRole('button', { name: 'Train' }).click();

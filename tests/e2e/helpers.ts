@@ -118,3 +118,34 @@ export function recordFigure(id: string, figure: PageFigure): void {
   writeFileSync(PAGE_FIGURES, JSON.stringify(all, null, 2) + '\n');
   console.log(`figure ${id}: ${figure.label} = ${figure.value} ${figure.unit}${figure.target ? ` (target ${figure.target}: ${figure.pass ? 'PASS' : 'FAIL'})` : ''}`);
 }
+
+/**
+ * Polls `ok` until it holds. Fails at once when the page shows an element of one of `errorIds`
+ * (data-testid) with text, and after `timeoutMs` with what the page says and what it logged.
+ */
+export async function waitFor(page: Page, what: string, ok: () => Promise<boolean>, timeoutMs: number, log: string[], errorIds: readonly string[] = ['error']) {
+  const until = Date.now() + timeoutMs;
+  while (!(await ok())) {
+    for (const id of errorIds) {
+      const error = await page.getByTestId(id).textContent({ timeout: 1 }).catch(() => null);
+      if (error) throw new Error(`the page shows an error while waiting for ${what}: ${error}\n${log.join('\n')}`);
+    }
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}; page says: ${(await page.textContent('body'))?.slice(0, 1500)}\n${log.join('\n')}`);
+    await page.waitForTimeout(100);
+  }
+}
+
+/** Every file in this origin's OPFS, path → size (read in the page; a string, so the test runner's transform does not touch it). */
+export function opfsFiles(page: Page): Promise<Record<string, number>> {
+  return page.evaluate(`(async () => {
+    const out = {};
+    const walk = async (dir, prefix) => {
+      for await (const h of dir.values()) {
+        if (h.kind === 'file') out[prefix + h.name] = (await h.getFile()).size;
+        else await walk(h, prefix + h.name + '/');
+      }
+    };
+    await walk(await navigator.storage.getDirectory(), '');
+    return out;
+  })()`);
+}

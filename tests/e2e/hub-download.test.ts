@@ -26,7 +26,7 @@ import { HUB_CIFAR10_COUNTS, HUB_CIFAR10_FILES } from '../../src/data/hub-parque
 import { loadDataset } from '../../src/data/load-node.ts';
 import { syntheticDataset } from '../../src/data/synthetic.ts';
 import { hubParquet, otherSchemaParquet, pngsOf } from '../unit/helpers/hub-parquet-files.ts';
-import { launch, recordFigure, ROOT, serve, skip, viteBuild, watch } from './helpers.ts';
+import { launch, recordFigure, ROOT, serve, skip, viteBuild, waitFor, watch } from './helpers.ts';
 
 const CIFAR = process.env.LABELFLOW_CIFAR10 ?? join(ROOT, '../shared/datasets/cifar10');
 const JPEG_ARCHIVE = join(CIFAR, 'cifar10-jpg.tar.gz');
@@ -100,16 +100,6 @@ const cutMidBody = (bytes: Uint8Array): Handler => (_req, res) => {
   res.writeHead(200, { ...CORS, 'content-type': 'application/octet-stream', 'content-length': bytes.length });
   res.write(bytes.subarray(0, Math.floor(bytes.length * 0.4)), () => setTimeout(() => res.socket?.destroy(), 100));
 };
-
-async function waitFor(page: Page, what: string, ok: () => Promise<boolean>, timeoutMs: number, log: string[]) {
-  const until = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}; page says: ${(await page.textContent('body'))?.slice(0, 800)}\n${log.join('\n')}`);
-    const error = await page.getByTestId('error').textContent({ timeout: 1 }).catch(() => null);
-    if (error) throw new Error(`the page shows an error while waiting for ${what}: ${error}`);
-    await page.waitForTimeout(100);
-  }
-}
 
 /** Records every text the dataset progress line shows, from now on, in window.progressSeen. */
 function watchProgress(page: Page) {

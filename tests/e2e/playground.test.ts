@@ -21,7 +21,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { type Locator, type Page } from 'playwright-core';
-import { CI, launch, ROOT, serve, skip, tempDir, viteBuild, watch } from './helpers.ts';
+import { CI, launch, ROOT, serve, skip, tempDir, viteBuild, waitFor, watch } from './helpers.ts';
 
 const STEP_BUDGET = 60;
 const CIFAR = process.env.LABELFLOW_CIFAR10 ?? join(ROOT, '../shared/datasets/cifar10');
@@ -29,16 +29,6 @@ const TEST_TARBALL = join(CIFAR, 'cifar-10-binary.test-only.tar.gz');
 
 const stateOf = (page: Page) => page.getByTestId('readout').getAttribute('data-state');
 const stepOf = async (page: Page) => Number(await page.getByTestId('readout').getAttribute('data-step'));
-
-async function waitFor(page: Page, what: string, ok: () => Promise<boolean>, timeoutMs: number, log: string[]) {
-  const until = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}; page says: ${(await page.textContent('body'))?.slice(0, 800)}\n${log.join('\n')}`);
-    const error = await page.getByTestId('error').textContent({ timeout: 1 }).catch(() => null);
-    if (error) throw new Error(`the page shows an error while waiting for ${what}: ${error}`);
-    await page.waitForTimeout(250);
-  }
-}
 
 /** Distinct colours and the share of pixels that are not the canvas's most common colour. */
 function canvasStats(page: Page, testId: string) {

@@ -18,38 +18,14 @@ import { describe, test } from 'node:test';
 import { type Page } from 'playwright-core';
 import { cifarBatch } from '../unit/helpers/cifar-fixtures.ts';
 import { makeTarGz } from '../unit/helpers/tar-writer.ts';
-import { launch, serve, skip, tempDir, viteBuild, watch } from './helpers.ts';
+import { launch, opfsFiles, serve, skip, tempDir, viteBuild, waitFor, watch } from './helpers.ts';
+
+/** A dataset error fails a wait as a run error does. */
+const PAGE_ERRORS = ['error', 'dataset-error'];
 
 const QUERY = '?dataset=file&model=test&method=none&batch=16&epochs=1&warmup=0&train=256&test=64';
 /** Far below the 61 MB the dataset needs, far above a run record and the test model's checkpoint. */
 const LOW_QUOTA = 16e6;
-
-async function waitFor(page: Page, what: string, ok: () => Promise<boolean>, timeoutMs: number, log: string[]) {
-  const until = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}; page says: ${(await page.textContent('body'))?.slice(0, 1500)}\n${log.join('\n')}`);
-    for (const id of ['error', 'dataset-error']) {
-      const error = await page.getByTestId(id).textContent({ timeout: 1 }).catch(() => null);
-      if (error) throw new Error(`the page shows an error while waiting for ${what}: ${error}`);
-    }
-    await page.waitForTimeout(200);
-  }
-}
-
-/** Every file in this origin's OPFS, path → size (read in the page; a string, so the test runner's transform does not touch it). */
-function opfsFiles(page: Page): Promise<Record<string, number>> {
-  return page.evaluate(`(async () => {
-    const out = {};
-    const walk = async (dir, prefix) => {
-      for await (const h of dir.values()) {
-        if (h.kind === 'file') out[prefix + h.name] = (await h.getFile()).size;
-        else await walk(h, prefix + h.name + '/');
-      }
-    };
-    await walk(await navigator.storage.getDirectory(), '');
-    return out;
-  })()`);
-}
 
 const stepOf = async (page: Page) => Number(await page.getByTestId('readout').getAttribute('data-step'));
 
@@ -78,7 +54,7 @@ describe('browser storage', { skip }, () => {
     const note = page.getByTestId('dataset-cache');
     let t0 = Date.now();
     await page.setInputFiles('input[name=archive]', archive);
-    await waitFor(page, 'the dataset cache note', async () => (await note.count()) > 0, 120_000, log);
+    await waitFor(page, 'the dataset cache note', async () => (await note.count()) > 0, 120_000, log, PAGE_ERRORS);
     const failed = await note.innerText();
     console.log(`quota ${LOW_QUOTA / 1e6} MB: archive read in ${((Date.now() - t0) / 1000).toFixed(1)} s; the page says: ${failed}`);
     assert.equal(await note.getAttribute('data-stored'), 'false');
@@ -89,18 +65,18 @@ describe('browser storage', { skip }, () => {
 
     t0 = Date.now();
     await page.getByRole('button', { name: 'Train' }).click();
-    await waitFor(page, 'training from memory', async () => (await stepOf(page)) >= 5, 180_000, log);
+    await waitFor(page, 'training from memory', async () => (await stepOf(page)) >= 5, 180_000, log, PAGE_ERRORS);
     console.log(`trained from memory: step ${await stepOf(page)} ${((Date.now() - t0) / 1000).toFixed(1)} s after Train`);
     const files = await opfsFiles(page);
     assert.equal(files['labelflow/datasets/file'], undefined, 'no dataset entry');
     assert.deepEqual(Object.keys(files).filter((f) => f.startsWith('labelflow/incomplete/')), [], 'nothing half-written left');
     await page.getByRole('button', { name: 'Pause' }).click().catch(() => undefined);
-    await waitFor(page, 'the pause', async () => ['paused', 'done'].includes((await page.getByTestId('readout').getAttribute('data-state')) ?? ''), 60_000, log);
+    await waitFor(page, 'the pause', async () => ['paused', 'done'].includes((await page.getByTestId('readout').getAttribute('data-state')) ?? ''), 60_000, log, PAGE_ERRORS);
 
     // 2. The quota back: the same archive is cached, listed with its size, and deletable.
     await cdp.send('Storage.overrideQuotaForOrigin', { origin });
     await page.setInputFiles('input[name=archive]', again);
-    await waitFor(page, 'the dataset to be cached', async () => (await note.getAttribute('data-stored').catch(() => null)) === 'true', 120_000, log)
+    await waitFor(page, 'the dataset to be cached', async () => (await note.getAttribute('data-stored').catch(() => null)) === 'true', 120_000, log, PAGE_ERRORS)
       .catch(async (e) => { throw new Error(`${await note.innerText().catch(() => 'no cache note')}\n${(e as Error).message.slice(0, 300)}`); });
     const stored = Number(await note.getAttribute('data-bytes'));
     console.log(`cached: ${await note.innerText()}`);
@@ -108,7 +84,7 @@ describe('browser storage', { skip }, () => {
     assert.ok(stored > expected && stored < expected + 2000, `${stored} bytes stored for ${expected} bytes of images and labels`);
     assert.equal((await opfsFiles(page))['labelflow/datasets/file'], stored);
     const entry = page.locator('[data-testid=stored-entry][data-kind=dataset][data-key=file]');
-    await waitFor(page, 'the Storage panel to list the dataset', async () => (await entry.count()) === 1, 30_000, log);
+    await waitFor(page, 'the Storage panel to list the dataset', async () => (await entry.count()) === 1, 30_000, log, PAGE_ERRORS);
     assert.equal(Number(await entry.getAttribute('data-bytes')), stored);
     const usage = Number(await page.getByTestId('storage-estimate').getAttribute('data-usage'));
     const persistence = await page.getByTestId('storage-persistence').getAttribute('data-persistence');
@@ -121,16 +97,16 @@ describe('browser storage', { skip }, () => {
     await page.getByTestId('adapter').waitFor({ timeout: 60_000 });
     t0 = Date.now();
     await page.getByRole('button', { name: 'Train' }).click();
-    await waitFor(page, 'the dataset from storage', async () => (await note.getAttribute('data-from-cache').catch(() => null)) === 'true', 60_000, log);
+    await waitFor(page, 'the dataset from storage', async () => (await note.getAttribute('data-from-cache').catch(() => null)) === 'true', 60_000, log, PAGE_ERRORS);
     const fromCache = (Date.now() - t0) / 1000;
     console.log(`after a reload: ${await note.innerText()} (${fromCache.toFixed(1)} s from Train)`);
-    await waitFor(page, 'training from the cached dataset', async () => (await stepOf(page)) >= 5, 180_000, log);
+    await waitFor(page, 'training from the cached dataset', async () => (await stepOf(page)) >= 5, 180_000, log, PAGE_ERRORS);
     assert.equal(await page.getByTestId('dataset-summary').getAttribute('data-train'), '256');
     await page.getByRole('button', { name: 'Pause' }).click().catch(() => undefined);
-    await waitFor(page, 'the pause', async () => ['paused', 'done'].includes((await page.getByTestId('readout').getAttribute('data-state')) ?? ''), 60_000, log);
+    await waitFor(page, 'the pause', async () => ['paused', 'done'].includes((await page.getByTestId('readout').getAttribute('data-state')) ?? ''), 60_000, log, PAGE_ERRORS);
 
     await entry.getByRole('button', { name: 'Delete' }).click();
-    await waitFor(page, 'the deletion', async () => (await entry.count()) === 0, 30_000, log);
+    await waitFor(page, 'the deletion', async () => (await entry.count()) === 0, 30_000, log, PAGE_ERRORS);
     assert.equal((await opfsFiles(page))['labelflow/datasets/file'], undefined);
     assert.deepEqual(log, []);
   });

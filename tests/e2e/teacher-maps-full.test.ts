@@ -13,38 +13,13 @@ import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { type Page } from 'playwright-core';
-import { launch, serve, skip, tempDir, viteBuild, watch } from './helpers.ts';
+import { launch, opfsFiles, serve, skip, tempDir, viteBuild, waitFor, watch } from './helpers.ts';
 
 const IMAGES = 50_000;
 const CLASSES = 10;
 const TOKENS = 64;
 const MAPS_BYTES = IMAGES * CLASSES * TOKENS * 4;
 const MODEL = 'model=test&patch=4&lr=0.001&warmup=0&epochs=1';
-
-async function waitFor(page: Page, what: string, ok: () => Promise<boolean>, timeoutMs: number, log: string[]) {
-  const until = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}; page says: ${(await page.textContent('body'))?.slice(0, 1500)}\n${log.join('\n')}`);
-    const error = await page.getByTestId('error').textContent({ timeout: 1 }).catch(() => null);
-    if (error) throw new Error(`the page shows an error while waiting for ${what}: ${error}`);
-    await page.waitForTimeout(250);
-  }
-}
-
-/** Every file in this origin's OPFS, path → size (read in the page; a string, so the test runner's transform does not touch it). */
-function opfsFiles(page: Page): Promise<Record<string, number>> {
-  return page.evaluate(`(async () => {
-    const out = {};
-    const walk = async (dir, prefix) => {
-      for await (const h of dir.values()) {
-        if (h.kind === 'file') out[prefix + h.name] = (await h.getFile()).size;
-        else await walk(h, prefix + h.name + '/');
-      }
-    };
-    await walk(await navigator.storage.getDirectory(), '');
-    return out;
-  })()`);
-}
 
 const stateOf = (page: Page) => page.getByTestId('readout').getAttribute('data-state');
 const stepOf = async (page: Page) => Number(await page.getByTestId('readout').getAttribute('data-step'));
