@@ -22,6 +22,7 @@ import { loadArchive } from '../../src/data/load-web.ts';
 import { readTarGz, readTarGzStream, type TarEntry } from '../../src/data/tar.ts';
 import { cifarBatch } from './helpers/cifar-fixtures.ts';
 import { gnuLong, paxData, type RawTarEntry, rawTarGz } from './helpers/tar-raw.ts';
+import { hasSystemTar } from './helpers/tar-writer.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'labelflow-archive-paths-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -199,16 +200,8 @@ describe('symbolic and hard links are skipped and counted', () => {
 
 // ------------------------------------------------------------------ the system's tar
 
-const hasTar = (() => {
-  try {
-    execFileSync('tar', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
-describe('archives written by the system tar', { skip: hasTar ? false : 'no tar command' }, () => {
+describe('archives written by the system tar', { skip: hasSystemTar ? false : 'no tar command' }, () => {
   const root = join(dir, 'tree');
   for (const e of GOOD) {
     mkdirSync(join(root, e.name, '..'), { recursive: true });

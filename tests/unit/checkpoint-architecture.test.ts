@@ -27,6 +27,7 @@ import { Rng } from '../../src/nn/random.ts';
 import { headSpecs, VisionTransformer } from '../../src/nn/vit.ts';
 import { exactMlpRatio, saveCheckpoint } from '../../src/train/checkpoint.ts';
 import { AdamW } from '../../src/train/step.ts';
+import { relative } from './helpers/compare.ts';
 
 const CONFIG: VitConfig = { imageSize: 32, channels: 3, patch: 8, dim: 56, depth: 2, heads: 7, mlpDim: 115, classes: 10 };
 const IMAGES = 4;
@@ -214,17 +215,6 @@ function timmForward(m: Model, w: Map<string, FileTensor>, images: Float64Array,
   return logits;
 }
 
-/** max|a − b| / max|b| */
-function relative(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  assert.equal(got.length, want.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i] - want[i]));
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  return diff / scale;
-}
 
 /** Weights far from the initialisation (norm gains and biases too), so that every part of the forward moves the logits. */
 function spreadWeights(model: VisionTransformer, seed: number): Map<string, Float32Array> {

@@ -14,7 +14,7 @@ import { encode as encodeJpeg } from 'jpeg-js';
 import { CIFAR10_CLASSES, listImageFolder, readImageFolder } from '../../src/data/imagefolder.ts';
 import { balancedSubset, classCounts } from '../../src/data/subset.ts';
 import { readTarGz, type TarEntry, tarEntries } from '../../src/data/tar.ts';
-import { makeTar, type TarItem } from './helpers/tar-writer.ts';
+import { hasSystemTar, makeTar, type TarItem } from './helpers/tar-writer.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'labelflow-data-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -113,17 +113,9 @@ describe('tar reader', () => {
     await assert.rejects(collect(readTarGz(absent)), (e: Error) => e.message.includes(absent) && /cannot open/.test(e.message));
   });
 
-  const hasTar = (() => {
-    try {
-      execFileSync('tar', ['--version'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
 
   for (const format of ['ustar', 'gnu', 'pax'] as const) {
-    test(`reads archives written by the system tar (--format=${format})`, { skip: hasTar ? false : 'no tar command' }, async () => {
+    test(`reads archives written by the system tar (--format=${format})`, { skip: hasSystemTar ? false : 'no tar command' }, async () => {
       const root = join(dir, `tree-${format}`);
       for (const it of FILES) {
         mkdirSync(dirname(join(root, it.path)), { recursive: true });

@@ -25,6 +25,7 @@ import { cachedTeacherMaps, teacherCacheEntry } from '../../src/teacher/cache-no
 import { checkTeacherSignature, loadTeacher, normalizeLikeEngine, type TeacherImages, teacherMaps } from '../../src/teacher/teacher.ts';
 import { saveCheckpoint } from '../../src/train/checkpoint.ts';
 import { AdamW } from '../../src/train/step.ts';
+import { relative } from './helpers/compare.ts';
 
 ort.env.wasm.numThreads = 1;
 
@@ -70,17 +71,6 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** max|a − b| / max|b| */
-function relative(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  assert.equal(got.length, want.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i] - want[i]));
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  return diff / scale;
-}
 
 async function runOnnx(bytes: Uint8Array, input: Float32Array, batch: number): Promise<Record<string, Float32Array>> {
   const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });

@@ -3,6 +3,7 @@
  * tarballs, ImageFolder archives, broken ones): regular files and directories, long paths split
  * into the ustar prefix, optionally without the end-of-archive blocks.
  */
+import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 
 export interface TarItem { path: string; data?: Uint8Array; type?: '0' | '5' }
@@ -50,3 +51,13 @@ export function makeTar(items: TarItem[], end = true): Uint8Array {
 export function makeTarGz(items: TarItem[], end = true): Uint8Array {
   return gzipSync(makeTar(items, end), { level: 1 });
 }
+
+/** Whether this machine has a `tar` command (tests of archives the system tar writes are skipped without one). */
+export const hasSystemTar = (() => {
+  try {
+    execFileSync('tar', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
