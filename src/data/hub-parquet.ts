@@ -18,7 +18,7 @@
  */
 import { type FileMetaData, parquetMetadata, parquetScan, parquetSchema, type SchemaTree } from 'hyparquet';
 import { CIFAR10_CLASSES, type DatasetSplits, type ImageSet, type Split, SPLITS } from './dataset.ts';
-import { type ImageDecoder, sniffImageKind } from './imagefolder-web.ts';
+import { describeStart, type ImageDecoder, sniffImageKind } from './imagefolder-web.ts';
 
 export const HUB_CIFAR10_BASE_URL = 'https://huggingface.co/datasets/uoft-cs/cifar10/resolve/main/';
 export const HUB_CIFAR10_FILES: Readonly<Record<Split, string>> = {
@@ -186,7 +186,7 @@ const MAGIC = [0x50, 0x41, 0x52, 0x31]; // "PAR1"
 export function readHubMetadata(buffer: ArrayBuffer, url: string, split: Split, expected: number): FileMetaData {
   const bytes = new Uint8Array(buffer);
   const startsAsParquet = bytes.length >= 4 && MAGIC.every((b, i) => bytes[i] === b);
-  if (!startsAsParquet) throw new Error(`${url}: not a parquet file: it starts with ${describeStart(bytes)}${notParquetHint(bytes)}`);
+  if (!startsAsParquet) throw new Error(`${url}: not a parquet file: it starts with ${describeStart(bytes, 12)}${notParquetHint(bytes)}`);
   const endsAsParquet = bytes.length >= 12 && MAGIC.every((b, i) => bytes[bytes.length - 4 + i] === b);
   if (!endsAsParquet) {
     throw new Error(`${url}: truncated parquet file: it starts as one, but its last bytes are not the footer's "PAR1" (${fmt(bytes.length)} bytes arrived; the download may have been cut short); try again`);
@@ -259,14 +259,6 @@ function describeType(node: SchemaTree): string {
   return e.repetition_type === 'REPEATED' ? `list<${type}>` : type;
 }
 
-function describeStart(bytes: Uint8Array): string {
-  if (bytes.length === 0) return 'nothing: the file is empty';
-  const head = bytes.subarray(0, 12);
-  const hex = [...head].map((b) => b.toString(16).padStart(2, '0')).join(' ');
-  const text = [...head].map((b) => (b >= 32 && b < 127 ? String.fromCharCode(b) : '.')).join('');
-  return `${hex} "${text}"`;
-}
-
 function notParquetHint(bytes: Uint8Array): string {
   const text = new TextDecoder().decode(bytes.subarray(0, 64)).trimStart().toLowerCase();
   if (text.startsWith('<')) return ' (an HTML page: the server answered with a page instead of the file)';
@@ -301,7 +293,7 @@ async function decodeHubRows(buffer: ArrayBuffer, metadata: FileMetaData, url: s
       const file = (imgs[k] as { bytes?: unknown } | null)?.bytes;
       if (!(file instanceof Uint8Array) || file.length === 0) throw new Error(`${where}: img.bytes is empty (the Hub's copy holds each image's PNG file there)`);
       const kind = sniffImageKind(file);
-      if (!kind) throw new Error(`${where}: img.bytes is not a PNG or JPEG file (it starts with ${describeStart(file)})`);
+      if (!kind) throw new Error(`${where}: img.bytes is not a PNG or JPEG file (it starts with ${describeStart(file, 12)})`);
       const img = await o.decode(file, kind, where);
       if (img.width !== SIZE || img.height !== SIZE) throw new Error(`${where}: the image is ${img.width}×${img.height}; CIFAR-10's are ${SIZE}×${SIZE}`);
       if (img.chw.length !== PIXELS) throw new Error(`${where}: the decoder returned ${img.chw.length} bytes for a ${SIZE}×${SIZE} RGB image (${PIXELS} expected)`);

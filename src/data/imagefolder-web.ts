@@ -163,10 +163,10 @@ export function interleavedToChw(rgb: Uint8Array, width: number, height: number,
   return out;
 }
 
-/** The first bytes as hex and printable text, for "this is not what it claims to be" errors. */
-function describeStart(data: Uint8Array): string {
-  if (data.length === 0) return 'nothing: the entry is empty';
-  const head = data.subarray(0, 8);
+/** The first `count` bytes as hex and printable text, for "this is not what it claims to be" errors. */
+export function describeStart(data: Uint8Array, count = 8): string {
+  if (data.length === 0) return 'nothing: it is empty';
+  const head = data.subarray(0, count);
   const hex = [...head].map((b) => b.toString(16).padStart(2, '0')).join(' ');
   const text = [...head].map((b) => (b >= 32 && b < 127 ? String.fromCharCode(b) : '.')).join('');
   return `${hex} "${text}"`;

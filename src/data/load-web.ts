@@ -10,8 +10,7 @@ import { cifarBatchFile, isCifarBinaryPath, readCifarBinary } from './cifar-bina
 import { CIFAR10_CLASSES, type DatasetSplits, emptyImageSet, type ImageSet, type Split } from './dataset.ts';
 import { decodeImageEntries, type ImageDecoder, type ImageEntry, imageEntries, isImageFolderPath } from './imagefolder-web.ts';
 import { readTarGzStream, type TarEntry } from './tar-web.ts';
-import { decodeWebSplitNative } from '../train/dataset-cache.ts';
-import { type WebManifest } from './webformat.ts';
+import { decodeWebSplitAsync, type WebManifest } from './webformat.ts';
 
 export type Progress = (done: number, total: number, what: string) => void;
 
@@ -206,7 +205,7 @@ export async function loadPrepared(baseUrl: string, fetchFn: typeof fetch = fetc
     const url = `${base}${entry.file}`;
     const bytes = await fetchBytes(url, fetchFn, entry.bytes, (done) => onProgress?.(done, entry.bytes, `${entry.split} bytes`));
     // WebCrypto's SHA-256 (native) checks the payload: the synchronous one takes seconds on a 150 MB split.
-    const set = await decodeWebSplitNative(bytes, url);
+    const set = await decodeWebSplitAsync(bytes, url);
     if (set.count !== entry.count) throw new Error(`${url}: holds ${set.count} images, manifest.json says ${entry.count}; ${RUN_DATA} again`);
     out[entry.split] = set;
   }

@@ -18,6 +18,7 @@
  * Also the run exports behind the page's download buttons (JSON, CSV) and newRunId().
  */
 import { type DatasetSummary } from '../data/dataset.ts';
+import { frameHeader, readFrameHeader } from '../data/framed.ts';
 import { type BlobStore, openOpfsBlobStore } from './blob-store.ts';
 import { type CurvePoint, type RunConfig } from './protocol.ts';
 import { type EpochResult } from './trainer.ts';
@@ -222,36 +223,21 @@ export async function openStore(factory: IDBFactory = indexedDB, blobs?: BlobSto
 const DATASET_MAGIC = 'LFDC1\n';
 
 /**
- * A dataset entry: "LFDC1\n" | header length (uint32 LE) | header JSON ({summary, trainBytes,
- * testBytes}) | the train split's web-format file | the test split's. The splits are parts of their
- * own (written as they are, never copied together).
+ * A dataset entry (src/data/framed.ts): "LFDC1\n" | header length | header JSON ({summary,
+ * trainBytes, testBytes}) | the train split's web-format file | the test split's. The splits are
+ * parts of their own (written as they are, never copied together).
  */
 export function encodeStoredDataset(value: StoredDataset): Uint8Array[] {
-  const json = new TextEncoder().encode(JSON.stringify({ summary: value.summary, trainBytes: value.train.length, testBytes: value.test.length }));
-  const header = new Uint8Array(DATASET_MAGIC.length + 4 + json.length);
-  header.set(new TextEncoder().encode(DATASET_MAGIC), 0);
-  new DataView(header.buffer).setUint32(DATASET_MAGIC.length, json.length, true);
-  header.set(json, DATASET_MAGIC.length + 4);
-  return [header, value.train, value.test];
+  return [frameHeader(DATASET_MAGIC, { summary: value.summary, trainBytes: value.train.length, testBytes: value.test.length }), value.train, value.test];
 }
 
 /** A dataset entry read back: its summary, and the splits as views of `bytes` (no copy). */
 export function decodeStoredDataset(bytes: Uint8Array, name: string): StoredDataset {
-  const fixed = DATASET_MAGIC.length + 4;
-  if (bytes.length < fixed || new TextDecoder().decode(bytes.subarray(0, DATASET_MAGIC.length)) !== DATASET_MAGIC) {
-    throw new Error(`${name}: not a labelflow dataset entry (no "LFDC1" preamble)`);
-  }
-  const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(DATASET_MAGIC.length, true);
-  let header: { summary: DatasetSummary; trainBytes: number; testBytes: number };
-  try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(fixed, fixed + length)));
-  } catch (e) {
-    throw new Error(`${name}: corrupt header (${(e as Error).message})`);
-  }
-  if (typeof header?.summary !== 'object' || !Number.isInteger(header.trainBytes) || !Number.isInteger(header.testBytes)) {
+  const { header: h, payloadAt: at } = readFrameHeader(bytes, DATASET_MAGIC, name, 'labelflow dataset entry');
+  const header = h as { summary: DatasetSummary; trainBytes: number; testBytes: number };
+  if (typeof header.summary !== 'object' || !Number.isInteger(header.trainBytes) || !Number.isInteger(header.testBytes)) {
     throw new Error(`${name}: corrupt header (it needs a summary and the byte sizes of both splits)`);
   }
-  const at = fixed + length;
   if (bytes.length - at !== header.trainBytes + header.testBytes) {
     throw new Error(`${name}: ${bytes.length - at} bytes of splits, the header promises ${header.trainBytes} + ${header.testBytes}`);
   }
@@ -265,40 +251,22 @@ export function decodeStoredDataset(bytes: Uint8Array, name: string): StoredData
 const MAPS_MAGIC = 'LFTM1\n';
 
 /**
- * A teacher-maps entry: "LFTM1\n" | header length (uint32 LE) | header JSON (images, tokens,
- * classes, name, provider, createdAt), space-padded so the floats start 4-byte aligned | the maps (float32 LE).
- * The maps are a part of their own (no copy of 128 MB to prepend a header).
+ * A teacher-maps entry (src/data/framed.ts): "LFTM1\n" | header length | header JSON (images,
+ * tokens, classes, name, provider, createdAt), padded so the floats start 4-byte aligned | the maps
+ * (float32 LE). The maps are a part of their own (no copy of 128 MB to prepend a header).
  */
 export function encodeTeacherMaps(value: StoredTeacherMaps): Uint8Array[] {
   const { maps, ...meta } = value;
   if (maps.length !== meta.images * meta.tokens * meta.classes) {
     throw new Error(`teacher maps of ${meta.name}: ${maps.length} values, but ${meta.images} images × ${meta.tokens} tokens × ${meta.classes} classes = ${meta.images * meta.tokens * meta.classes}`);
   }
-  let json = JSON.stringify(meta);
-  const fixed = MAPS_MAGIC.length + 4;
-  const utf8 = () => new TextEncoder().encode(json);
-  while ((fixed + utf8().length) % 4 !== 0) json += ' ';
-  const header = new Uint8Array(fixed + utf8().length);
-  header.set(new TextEncoder().encode(MAPS_MAGIC), 0);
-  new DataView(header.buffer).setUint32(MAPS_MAGIC.length, utf8().length, true);
-  header.set(utf8(), fixed);
-  return [header, new Uint8Array(maps.buffer, maps.byteOffset, maps.byteLength)];
+  return [frameHeader(MAPS_MAGIC, meta, 4), new Uint8Array(maps.buffer, maps.byteOffset, maps.byteLength)];
 }
 
 /** Reads a teacher-maps entry; the maps are a view of `bytes` (which must be 4-byte aligned: a buffer of its own). */
 export function decodeTeacherMaps(bytes: Uint8Array, name: string): StoredTeacherMaps {
-  const fixed = MAPS_MAGIC.length + 4;
-  if (bytes.length < fixed || new TextDecoder().decode(bytes.subarray(0, MAPS_MAGIC.length)) !== MAPS_MAGIC) {
-    throw new Error(`${name}: not a labelflow teacher-maps entry (no "LFTM1" preamble)`);
-  }
-  const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(MAPS_MAGIC.length, true);
-  let meta: Omit<StoredTeacherMaps, 'maps'>;
-  try {
-    meta = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(fixed, fixed + length)));
-  } catch (e) {
-    throw new Error(`${name}: corrupt header (${(e as Error).message})`);
-  }
-  const at = fixed + length;
+  const { header, payloadAt: at } = readFrameHeader(bytes, MAPS_MAGIC, name, 'labelflow teacher-maps entry');
+  const meta = header as Omit<StoredTeacherMaps, 'maps'>;
   const values = meta.images * meta.tokens * meta.classes;
   if (!Number.isInteger(values) || bytes.length - at !== values * 4) {
     throw new Error(`${name}: ${bytes.length - at} bytes of maps, but ${meta.images} images × ${meta.tokens} tokens × ${meta.classes} classes need ${values * 4}`);

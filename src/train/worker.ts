@@ -23,7 +23,7 @@ import { browserImageDecoder } from '../data/imagefolder-web.ts';
 import { loadArchive, loadPrepared } from '../data/load-web.ts';
 import { withPngDecoder } from '../data/png-decode.ts';
 import { syntheticDataset } from '../data/synthetic.ts';
-import { sha256Hex } from '../data/sha256.ts';
+import { sha256HexAsync } from '../data/sha256.ts';
 import { adapterName, NoWebGPUError, openDevice } from '../gpu/device.ts';
 import { Gpu } from '../gpu/gpu.ts';
 import { methodByName } from '../methods/index.ts';
@@ -246,18 +246,10 @@ const TEACHER_BATCH = 64;
 let lastTeacher: { key: string; maps: TeacherMaps; report: TeacherReport } | undefined;
 const imageDigests = new WeakMap<Uint8Array, string>();
 
-const hex = (buffer: ArrayBuffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, '0')).join('');
-
-/** Hex SHA-256: WebCrypto where there is one (native, fast on a 150 MB split), else the synchronous one. */
-async function sha256(bytes: Uint8Array): Promise<string> {
-  if (globalThis.crypto?.subtle) return hex(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
-  return sha256Hex(bytes);
-}
-
 /** The training images' identity: their shape and the SHA-256 of their pixels (another subset, order or dataset is another key). */
 async function imagesIdentity(set: ImageSet): Promise<string> {
   let digest = imageDigests.get(set.images);
-  if (!digest) imageDigests.set(set.images, (digest = await sha256(set.images)));
+  if (!digest) imageDigests.set(set.images, (digest = await sha256HexAsync(set.images)));
   return `${set.count}x${set.channels}x${set.size}x${set.size}-${digest}`;
 }
 
@@ -274,7 +266,7 @@ async function teacherFor(config: RunConfig, vit: VitConfig, train: ImageSet, fi
   if (file) {
     bytes = new Uint8Array(await file.arrayBuffer());
     name = file.name;
-    digest = await sha256(bytes);
+    digest = await sha256HexAsync(bytes);
     if (record?.teacher && record.teacher.sha256 !== digest) {
       throw new Error(`this run was trained with the teacher ${record.teacher.name} (SHA-256 ${record.teacher.sha256.slice(0, 12)}…); ` +
         `${file.name} is a different file (${digest.slice(0, 12)}…): pick ${record.teacher.name} with "teacher (.onnx)" under Training to resume it`);

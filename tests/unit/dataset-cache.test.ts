@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { IDBFactory } from 'fake-indexeddb';
 import { CIFAR10_CLASSES, emptyImageSet, type ImageSet } from '../../src/data/dataset.ts';
-import { encodeWebSplit } from '../../src/data/webformat.ts';
 import { openOpfsBlobStore } from '../../src/train/blob-store.ts';
 import { openStore } from '../../src/train/browser-store.ts';
-import { decodeWebSplitNative, encodeWebSplitNative, fromStoredDataset, toStoredDataset } from '../../src/train/dataset-cache.ts';
+import { decodeWebSplitAsync, encodeWebSplit, encodeWebSplitAsync } from '../../src/data/webformat.ts';
+import { fromStoredDataset, toStoredDataset } from '../../src/train/dataset-cache.ts';
 import { memoryOpfs } from './helpers/memory-opfs.ts';
 
 const set = (count: number, seed: number): ImageSet => ({
@@ -22,19 +22,19 @@ const set = (count: number, seed: number): ImageSet => ({
 describe('dataset cache encoding', () => {
   test('the native encoder writes encodeWebSplit\'s bytes exactly', async () => {
     for (const [s, source, name] of [[set(50, 3), 'cifar-10-binary.tar.gz', 'cifar10'], [set(7, 5), 'mes données «000000…».tar.gz', 'x'], [emptyImageSet(CIFAR10_CLASSES), 'empty', 'cifar10']] as const) {
-      const native = await encodeWebSplitNative(s, 'train', source, name);
+      const native = await encodeWebSplitAsync(s, 'train', source, name);
       assert.deepEqual(native, encodeWebSplit(s, 'train', source, name), source);
     }
   });
 
   test('the native decoder reads views of the bytes and refuses a corrupted payload', async () => {
     const bytes = encodeWebSplit(set(20, 7), 'test', 'a.tar.gz', 'cifar10');
-    const back = await decodeWebSplitNative(bytes, 'cached');
+    const back = await decodeWebSplitAsync(bytes, 'cached');
     assert.equal(back.images.buffer, bytes.buffer, 'no copy');
     assert.deepEqual(back.images, set(20, 7).images);
     assert.deepEqual(back.labels, set(20, 7).labels);
     bytes[bytes.length - 100] ^= 1;
-    await assert.rejects(decodeWebSplitNative(bytes, 'cached'), /^Error: cached: corrupted: the payload's sha256 is [0-9a-f]{64}, the header says [0-9a-f]{64}$/);
+    await assert.rejects(decodeWebSplitAsync(bytes, 'cached'), /^Error: cached: corrupted: the payload's sha256 is [0-9a-f]{64}, the header says [0-9a-f]{64}$/);
   });
 
   test('a dataset through browser storage and back is whole', async () => {
