@@ -342,7 +342,7 @@ async function computeTeacherMaps(bytes: Uint8Array, name: string, vit: VitConfi
   const adapter = typeof navigator !== 'undefined' && navigator.gpu ? await navigator.gpu.requestAdapter().catch(() => null) : null;
   if (adapter && (adapter.info as unknown as { isFallbackAdapter?: boolean })?.isFallbackAdapter) {
     // A software adapter (SwiftShader) emulates the GPU on the CPU: there ONNX Runtime's WASM kernels
-    // are far faster (a 50,000-image training split took hours through the WebGPU provider).
+    // are far faster.
     fallback = `the WebGPU adapter is a software one (${adapter.info.description || adapter.info.vendor || 'fallback adapter'}), where the WASM execution provider is faster`;
   } else if (adapter) {
     try {
