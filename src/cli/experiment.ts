@@ -1,20 +1,25 @@
 /**
- * `npm run experiment -- --budget <name> [--methods a,b] [--seeds 0,1,2] [--data PATH] [--teacher model.onnx] [--out docs/results.md]`
+ * `npm run experiment -- --budget <name> [--methods a,b] [--seeds 0,1,2] [--data PATH] [--teacher model.onnx] [--out docs/results.md] [--verbose]`
  * Trains every method × seed at a named budget (same data, model and schedule for all) and writes
- * a markdown table (mean ± std test accuracy, images/s, adapter) into docs/results.md, between
- * markers of that budget, plus the raw per-run results as JSON beside it. The teacher methods get
+ * its report into docs/results.md, between markers of that budget (src/cli/experiment-report.ts:
+ * accuracies, paired differences, the CLS share gap |ρ − λ|, learning curves, a generated reading),
+ * plus the raw per-run results as JSON and the curves as SVG in results/ beside it. The files are
+ * rewritten after every run, seed by seed, so an interrupted table holds whole seeds. The teacher methods get
  * the budget's teacher: trained first on the same training split (method none, its own recipe),
  * exported with the dense head to ONNX and run by onnxruntime-web, unless --teacher gives one.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { loadDataset } from '../data/load-node.ts';
 import { adapterName } from '../gpu/device.ts';
 import { openNodeGpu } from '../gpu/node.ts';
 import { exportVitOnnx } from '../interop/onnx.ts';
 import { METHOD_NAMES, methodByName } from '../methods/index.ts';
-import { type EpochResult, resolveConfig, type TeacherMaps, type TrainConfig, TrainingRun, vitConfigOf } from '../train/trainer.ts';
+import { resolveConfig, type TeacherMaps, type TrainConfig, TrainingRun, vitConfigOf } from '../train/trainer.ts';
 import { parseArgsOrExit } from './args.ts';
+import {
+  accuracyTable, curvesSvg, curvesTable, overfitCheck, type PairedDifference, pairedDifference, pairedTable, reading, type RunResult, shareGapTable,
+} from './experiment-report.ts';
 import { teacherMapsFor } from './teacher.ts';
 
 const CIFAR10_JPG = join(process.env.LABELFLOW_CIFAR10 ?? '../shared/datasets/cifar10', 'cifar10-jpg.tar.gz');
@@ -25,6 +30,10 @@ interface Budget {
   trainLimit?: number;
   testLimit?: number;
   config: Partial<TrainConfig>;
+  /** The methods it compares unless --methods says (default: all). */
+  methods?: string[];
+  /** Training images evaluated after every epoch for the train accuracy (default: as many as the test split). */
+  trainEval?: number;
   /** How the teacher of tokenmix-teacher and token-labeling is made: method none with this recipe, same data. */
   teacher: { summary: string; config: Partial<TrainConfig> };
 }
@@ -49,9 +58,23 @@ export const BUDGETS: Record<string, Budget> = {
     config: { model: 'test', epochs: 3 },
     teacher: TEACHER_TEST,
   },
+  smoke: {
+    summary: '`test` ViT, 256 / 128 images of the built-in synthetic dataset, 2 epochs, batch 32: a check of the experiment itself (tests/unit/experiment.test.ts), not a result',
+    data: 'synthetic', trainLimit: 256, testLimit: 128, config: { model: 'test', epochs: 2, batch: 32 },
+    teacher: { summary: '`test` ViT trained with `diversepatch-paper` for 1 epoch (seed 100)', config: { model: 'test', method: 'diversepatch-paper', epochs: 1, batch: 32, seed: 100 } },
+  },
   synthetic: {
     summary: '`test` ViT, the built-in synthetic dataset (5,000 train / 1,000 test), 3 epochs, batch 128',
     data: 'synthetic', config: { model: 'test', epochs: 3 },
+    teacher: TEACHER_TEST,
+  },
+  'overfit-1k': {
+    summary: 'The `test` ViT widened to the `peer` width at patch 8 (dim 64, 4 blocks, 4 heads, MLP 128: 148k parameters, 4×4 tokens + CLS), ' +
+      '1,000 train / 1,000 test CIFAR-10 JPEGs (class-balanced random subsets, subset seed 0), 40 epochs, batch 64: a regime where `none` overfits ' +
+      '(issue 18) that a 2-core machine with a software adapter runs in about 1.5 hours',
+    data: CIFAR10_JPG, trainLimit: 1000, testLimit: 1000,
+    config: { model: 'test', modelOverrides: { dim: 64, depth: 4, heads: 4, mlpDim: 128 }, epochs: 40, batch: 64, lr: 0.002, warmupEpochs: 2, augment: false },
+    methods: ['none', 'mixup', 'cutmix', 'cutmix-token', 'mixup-cutmix', 'tl-align'],
     teacher: TEACHER_TEST,
   },
   'small-full': {
@@ -66,11 +89,12 @@ export const BUDGETS: Record<string, Budget> = {
 
 const args = parseArgsOrExit('npm run experiment --', process.argv.slice(2), {
   budget: { type: 'string', value: 'NAME', help: `one of ${Object.keys(BUDGETS).join(', ')}` },
-  methods: { type: 'list', help: 'methods to compare (default: all)' },
+  methods: { type: 'list', help: "methods to compare (default: the budget's, else all)" },
   teacher: { type: 'string', value: 'MODEL.onnx', help: "the teacher methods' teacher (default: train the budget's)" },
   seeds: { type: 'list', help: 'seeds (default 0,1,2)' },
   data: { type: 'string', value: 'PATH', help: "override the budget's dataset path" },
-  out: { type: 'string', value: 'docs/results.md', help: 'markdown file to update (default docs/results.md)' },
+  out: { type: 'string', value: 'docs/results.md', help: 'markdown file to update (default docs/results.md); raw results and the curves go to results/ beside it' },
+  verbose: { type: 'boolean', help: 'a line per epoch of every run' },
 });
 
 const fail = (message: string): never => {
@@ -80,7 +104,7 @@ const fail = (message: string): never => {
 
 const budgetName = args.budget ?? fail(`--budget is required (one of ${Object.keys(BUDGETS).join(', ')})`);
 const budget = BUDGETS[budgetName] ?? fail(`unknown budget "${budgetName}" (known: ${Object.keys(BUDGETS).join(', ')})`);
-const methods = args.methods ?? [...METHOD_NAMES];
+const methods = args.methods ?? budget.methods ?? [...METHOD_NAMES];
 for (const m of methods) {
   try {
     methodByName(m);
@@ -120,60 +144,102 @@ if (methods.some((m) => methodByName(m).teacher)) {
   }
 }
 
-interface RunResult { method: string; seed: number; final_test_acc: number; final_train_loss: number; img_per_s: number; seconds: number; epochs: EpochResult[] }
 const runs: RunResult[] = [];
 let adapter = '';
 let config: TrainConfig | undefined;
-for (const method of methods) {
-  for (const seed of seeds) {
+const jsonPath = join(dirname(out), 'results', `${budgetName}.json`);
+const svgPath = join(dirname(out), 'results', `${budgetName}-curves.svg`);
+const planned = methods.length * seeds.length;
+const trainEval = budget.trainEval ?? Math.min(data.train.count, data.test.count);
+
+// Seed by seed, every method: an interrupted table still holds whole seeds, and the files are rewritten after every run.
+for (const seed of seeds) {
+  for (const method of methods) {
     const gpu = await openNodeGpu();
     adapter = adapterName(gpu.adapter);
-    const run = new TrainingRun(gpu, data, { ...budget.config, method, seed }, { teacher });
+    const run = new TrainingRun(gpu, data, { ...budget.config, method, seed }, { teacher, trainEval, measureShareGap: true });
     config = run.config;
-    while (run.epoch < run.config.epochs) await run.runEpoch();
+    while (run.epoch < run.config.epochs) {
+      const e = await run.runEpoch();
+      if (args.verbose) {
+        console.log(`  ${method} seed ${seed} epoch ${e.epoch}: test ${(100 * e.test_acc).toFixed(2)}%` +
+          (e.train_acc !== undefined ? `, train ${(100 * e.train_acc).toFixed(2)}%` : '') + (e.cls_share_gap !== undefined ? `, |ρ−λ| ${e.cls_share_gap.toFixed(4)}` : ''));
+      }
+    }
     const h = run.history;
     const seconds = h.reduce((n, e) => n + e.seconds, 0);
     const images = h.reduce((n, e) => n + e.img_per_s * e.seconds, 0);
     const last = h[h.length - 1];
-    runs.push({ method, seed, final_test_acc: last.test_acc, final_train_loss: last.train_loss, img_per_s: images / seconds, seconds, epochs: h });
-    console.log(`${method.padEnd(14)} seed ${seed}: test acc ${(100 * last.test_acc).toFixed(2)}%, ${(images / seconds).toFixed(0)} img/s`);
+    runs.push({
+      method, seed, final_test_acc: last.test_acc, final_train_loss: last.train_loss, final_train_acc: last.train_acc,
+      img_per_s: images / seconds, seconds, epochs: h,
+    });
+    console.log(`${method.padEnd(18)} seed ${seed}: test acc ${(100 * last.test_acc).toFixed(2)}%` +
+      (last.train_acc !== undefined ? `, train acc ${(100 * last.train_acc).toFixed(2)}%` : '') + `, ${(images / seconds).toFixed(0)} img/s (${runs.length}/${planned})`);
     gpu.device.destroy();
+    write();
   }
 }
 
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const std = (xs: number[]) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
-const pct = (x: number) => (100 * x).toFixed(1);
-const date = new Date().toISOString().slice(0, 10);
-const minutes = (performance.now() - started) / 60000;
-const rows = methods.map((m) => {
-  const rs = runs.filter((r) => r.method === m);
-  const accs = rs.map((r) => r.final_test_acc);
-  return `| \`${m}\` | ${pct(mean(accs))} ± ${pct(std(accs))} | ${accs.map(pct).join(', ')} | ${mean(rs.map((r) => r.final_train_loss)).toFixed(3)} | ${mean(rs.map((r) => r.img_per_s)).toFixed(0)} |`;
-});
-const jsonPath = join(dirname(out), 'results', `${budgetName}.json`);
-const section = [
-  `<!-- results:${budgetName} -->`,
-  `### Budget \`${budgetName}\``,
-  '',
-  `${budget.summary}. Learning rate ${config!.lr} (warmup ${config!.warmupEpochs} epoch, cosine to ${config!.minLr}), AdamW weight decay ${config!.weightDecay}, ` +
-    `label smoothing ${config!.smoothing}, Mixup α ${config!.mixupAlpha}, CutMix α ${config!.cutmixAlpha}, random crop + flip. Seeds ${seeds.join(', ')}; test accuracy after the last epoch.`,
-  '',
-  ...(teacherNote ? [teacherNote, ''] : []),
-  `Measured ${date} by \`npm run experiment -- --budget ${budgetName}\` on ${adapter}, Node ${process.versions.node}; ${runs.length} runs in ${minutes.toFixed(1)} min. Raw results: [\`${jsonPath.replace(/^docs\//, '')}\`](${jsonPath.replace(/^docs\//, '')}).`,
-  '',
-  '| method | test acc % (mean ± std) | per seed | final train loss | img/s |',
-  '|---|---|---|---|---|',
-  ...rows,
-  `<!-- /results:${budgetName} -->`,
-].join('\n');
+function write(): void {
+  const date = new Date().toISOString().slice(0, 10);
+  const minutes = (performance.now() - started) / 60000;
+  const c = config!;
+  const command = `npm run experiment -- --budget ${budgetName}` + (args.methods ? ` --methods ${methods.join(',')}` : '') +
+    (args.seeds ? ` --seeds ${seeds.join(',')}` : '') + (args.data ? ` --data ${args.data}` : '') + (args.teacher ? ` --teacher ${args.teacher}` : '');
+  const link = (p: string) => relative(dirname(out), p);
+  const tlVsToken = pairedDifference(runs, 'tl-align', 'cutmix-token');
+  const tokenVsNone = pairedDifference(runs, 'cutmix-token', 'none');
+  const diffs = [tlVsToken, tokenVsNone, pairedDifference(runs, 'tl-align', 'none'), pairedDifference(runs, 'cutmix-token', 'cutmix')]
+    .filter((d): d is PairedDifference => !!d);
+  const overfit = overfitCheck(runs);
+  const gapRows = shareGapTable(runs, methods);
+  const section = [
+    `<!-- results:${budgetName} -->`,
+    `### Budget \`${budgetName}\``,
+    '',
+    `${budget.summary}. Learning rate ${c.lr} (warmup ${c.warmupEpochs} epoch${c.warmupEpochs === 1 ? '' : 's'}, cosine to ${c.minLr}), AdamW weight decay ${c.weightDecay}, ` +
+      `label smoothing ${c.smoothing}, Mixup α ${c.mixupAlpha}, CutMix α ${c.cutmixAlpha}, ${c.augment ? 'random crop + flip' : 'no crop or flip'}. Seeds ${seeds.join(', ')}; test accuracy after the last epoch.`,
+    '',
+    ...(teacherNote ? [teacherNote, ''] : []),
+    `Measured ${date} by \`${command}\` on ${adapter}, Node ${process.versions.node}; ` +
+      `${runs.length === planned ? `${runs.length} runs` : `**${runs.length} of ${planned} runs so far**`} in ${minutes.toFixed(1)} min. ` +
+      `Raw results: [\`${link(jsonPath)}\`](${link(jsonPath)}).`,
+    '',
+    ...accuracyTable(runs, methods),
+    '',
+    `Train accuracy is measured after each epoch on ${trainEval === data.train.count ? 'all' : trainEval} ${trainEval === data.train.count ? '' : 'of the '}training images, clean (no crop, flip or mixing), ` +
+      'like the test accuracy; the train loss is the mean loss of the last epoch\'s (mixed) steps.',
+    ...(diffs.length ? ['', '**Paired differences** (same seed, same data and subset; 95% t interval over the seeds):', '', ...pairedTable(diffs)] : []),
+    ...(gapRows.length ? ['', '**Token fluctuation**: mean |ρ − λ| per epoch, ρ the CLS token\'s own-image share propagated through every block\'s attention (TL-Align\'s rule), λ the area share that CutMix\'s target uses; mean over the epoch\'s spatially mixed batches and the seeds.', '', ...gapRows] : []),
+    '',
+    '**Learning curves** (mean over seeds):',
+    '',
+    `![learning curves of the ${budgetName} budget](${link(svgPath)})`,
+    '',
+    '<details><summary>Per epoch: test / train accuracy %, mean over seeds</summary>',
+    '',
+    ...curvesTable(runs, methods),
+    '',
+    '</details>',
+    '',
+    ...(overfit ? [`**Regime check.** ${overfit.text}`, ''] : []),
+    `**Reading.** ${reading(runs, tlVsToken, tokenVsNone)}`,
+    `<!-- /results:${budgetName} -->`,
+  ].join('\n');
 
-mkdirSync(dirname(jsonPath), { recursive: true });
-writeFileSync(jsonPath, JSON.stringify({ budget: budgetName, summary: budget.summary, date, adapter, config, data: { path: dataPath, train: data.train.count, test: data.test.count }, runs }, null, 2) + '\n');
-const header = '# Results\n\nEvery table here is written by `npm run experiment`; nothing is typed in by hand.\n';
-let doc = existsSync(out) ? readFileSync(out, 'utf8') : header;
-const marked = new RegExp(`<!-- results:${budgetName} -->[\\s\\S]*?<!-- /results:${budgetName} -->`);
-doc = marked.test(doc) ? doc.replace(marked, section) : `${doc.trimEnd()}\n\n${section}\n`;
-writeFileSync(out, doc);
-console.log(`\n${section}\n\n→ ${out}, ${jsonPath}`);
+  mkdirSync(dirname(jsonPath), { recursive: true });
+  writeFileSync(jsonPath, JSON.stringify({
+    budget: budgetName, summary: budget.summary, date, adapter, command, complete: runs.length === planned, minutes, config, train_eval: trainEval,
+    data: { path: dataPath, train: data.train.count, test: data.test.count }, runs,
+  }, null, 2) + '\n');
+  writeFileSync(svgPath, curvesSvg(runs, methods, `Budget ${budgetName}: accuracy per epoch, mean over seeds ${seeds.join(', ')}`));
+  const header = '# Results\n\nEvery table here is written by `npm run experiment`; nothing is typed in by hand.\n';
+  let doc = existsSync(out) ? readFileSync(out, 'utf8') : header;
+  const marked = new RegExp(`<!-- results:${budgetName} -->[\\s\\S]*?<!-- /results:${budgetName} -->`);
+  doc = marked.test(doc) ? doc.replace(marked, () => section) : `${doc.trimEnd()}\n\n${section}\n`;
+  writeFileSync(out, doc);
+}
+
+console.log(`\n${readFileSync(out, 'utf8').match(new RegExp(`<!-- results:${budgetName} -->[\\s\\S]*?<!-- /results:${budgetName} -->`))![0]}\n\n→ ${out}, ${jsonPath}, ${svgPath}`);
 process.exit(0);

@@ -3,7 +3,8 @@
  *   [--teacher model.onnx] [--lr X] [--seed 0] [--train-limit N] [--test-limit M] [--out result.json] [--checkpoint ckpt.safetensors] [--resume ckpt.safetensors]
  *   [--target-acc 80 [--stop-at-target]] [--precision f16]`
  * Trains headless in Node on the WebGPU adapter Dawn finds, with a live progress line, and writes
- * result.json: {config, adapter, epochs: [{epoch, train_loss, test_loss, test_acc, img_per_s, seconds}], final}.
+ * result.json: {config, adapter, epochs: [{epoch, train_loss, test_loss, test_acc, img_per_s, seconds, train_acc, train_eval_loss, cls_share_gap?}], final}.
+ * train_acc is measured on clean training images (--train-eval of them) after each epoch; train_loss is the mean loss of the epoch's (mixed) steps.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { skippedLinksNote, summarize } from '../data/dataset.ts';
@@ -51,6 +52,8 @@ const args = parseArgsOrExit('npm run train --', process.argv.slice(2), {
   'train-limit': { type: 'number', help: 'use a seeded, class-balanced random subset of N training images' },
   'test-limit': { type: 'number', help: 'the same for the test split' },
   'subset-seed': { type: 'number', help: 'seed of the subsets (default 0, independent of --seed)' },
+  'train-eval': { type: 'number', value: 'N', help: 'training images evaluated (clean) after every epoch for the training accuracy; 0 = off (default: as many as the test split)' },
+  'share-gap': { type: 'boolean', help: "report each epoch's mean |ρ − λ|: the CLS token's propagated own share after the last block against the mix's area share (spatial mixes)" },
   'eval-batch': { type: 'number', help: `evaluation batch size (default ${D.evalBatch})` },
   precision: { type: 'string', value: 'f32|f16', help: `f16: f16 products, f32 master weights, dynamic loss scaling; needs shader-f16 (default ${D.precision})` },
   'loss-scale-growth': { type: 'number', value: 'N', help: `f16: good steps after which the loss scale doubles (default ${D.lossScaleGrowth})` },
@@ -120,7 +123,9 @@ function orFail<T>(action: () => T): T {
 const teacher = args.teacher
   ? await teacherMapsFor(args.teacher, data.train, vitConfigOf(resolved), `${data.name} train`).catch((e: Error) => fail(e.message))
   : undefined;
-const run = orFail(() => new TrainingRun(gpu, data, config, { teacher }));
+const trainEval = args['train-eval'] ?? Math.min(data.train.count, data.test.count);
+if (!(Number.isInteger(trainEval) && trainEval >= 0)) fail(`--train-eval must be a whole number of images ≥ 0, got ${trainEval}`);
+const run = orFail(() => new TrainingRun(gpu, data, config, { teacher, trainEval, measureShareGap: args['share-gap'] }));
 const resume = args.resume;
 if (resume) orFail(() => run.restore(new Uint8Array(readFileSync(resume)), resume));
 const c = run.config;
@@ -177,7 +182,8 @@ function resultOf(status: string) {
       train_limit: limits.trainLimit ?? null, test_limit: limits.testLimit ?? null, subset_seed: limits.seed, parameters: run.model.parameterCount },
     adapter: gpu.adapter,
     status,
-    epochs: epochs.map(({ epoch, train_loss, test_loss, test_acc, img_per_s, seconds }) => ({ epoch, train_loss, test_loss, test_acc, img_per_s, seconds })),
+    epochs: epochs.map(({ epoch, train_loss, test_loss, test_acc, img_per_s, seconds, train_acc, train_eval_loss, cls_share_gap }) =>
+      ({ epoch, train_loss, test_loss, test_acc, img_per_s, seconds, train_acc, train_eval_loss, cls_share_gap })),
     final: { test_acc: last.test_acc, img_per_s: trainedImages / trainedSeconds },
     time_to_target: targetAcc === undefined ? undefined : timeToTarget ?? null,
   };
@@ -190,6 +196,7 @@ while (run.epoch < c.epochs) {
   if (tty) process.stderr.write('\r\x1b[K');
   epochs.push(r);
   console.log(`epoch ${r.epoch}/${c.epochs}  train loss ${r.train_loss.toFixed(4)}  test loss ${r.test_loss.toFixed(4)}  test acc ${(100 * r.test_acc).toFixed(2)}%` +
+    (r.train_acc !== undefined ? `  train acc ${(100 * r.train_acc).toFixed(2)}%` : '') + (r.cls_share_gap !== undefined ? `  |ρ−λ| ${r.cls_share_gap.toFixed(4)}` : '') +
     `  ${r.img_per_s.toFixed(0)} img/s  ${r.seconds.toFixed(1)} s  lr ${r.lr.toExponential(2)}`);
   const scale = await run.lossScale();
   if (scale) console.log(`  f16: loss scale ${scale.scale}, ${scale.skipped} steps skipped (inf/NaN gradients), ${scale.applied} applied`);

@@ -106,6 +106,14 @@ export interface EpochResult {
   img_per_s: number;
   seconds: number;
   lr: number;
+  /** Accuracy and mean cross-entropy on RunOptions.trainEval training images, clean (no augmentation, no mixing). */
+  train_acc?: number;
+  train_eval_loss?: number;
+  /**
+   * Mean over this epoch's spatially mixed batches of mean_b |ρ_b − λ|: ρ_b the CLS token's own-image
+   * share after the last block (attention-propagated), λ the area share the mix gives it (RunOptions.measureShareGap).
+   */
+  cls_share_gap?: number;
 }
 
 export interface StepProgress {
@@ -176,6 +184,10 @@ export interface RunOptions {
    * kernels (default); false propagates them after the forward with the separate kernel (the reference path).
    */
   fuseLabels?: boolean;
+  /** Training images evaluated after every epoch for EpochResult.train_acc (a fixed subset when fewer than the split); 0: none (default). */
+  trainEval?: number;
+  /** Carry every spatially mixed step's own-image shares through the blocks and report EpochResult.cls_share_gap. */
+  measureShareGap?: boolean;
 }
 
 /** The training part of an epoch's result, measured by whoever drove the steps. */
@@ -219,6 +231,9 @@ export class TrainingRun {
   /** The epoch whose shuffle the training batcher holds (−1: none yet). */
   private orderEpoch = -1;
   private testLogits?: Storage;
+  private readonly trainEval?: { batcher: GpuBatcher; count: number };
+  /** measureShareGap: every step's last-block own shares [stepsPerEpoch, B, N], and each step's λ (NaN: not spatial). */
+  private readonly shareGap?: { finalShares: Storage; lambdas: Float64Array };
 
   /** Steps between loss read-backs (at least four per epoch). */
   readonly readEvery: number;
@@ -254,6 +269,19 @@ export class TrainingRun {
     this.trainBatcher = new GpuBatcher(gpu, this.train);
     this.testBatcher = new GpuBatcher(gpu, this.test);
     this.testBatcher.setOrder(Uint32Array.from({ length: data.test.count }, (_, i) => i));
+    const trainEval = Math.min(o.trainEval ?? 0, data.train.count);
+    if (!(Number.isInteger(trainEval) && trainEval >= 0)) throw new Error(`trainEval must be a whole number of images ≥ 0, got ${o.trainEval}`);
+    if (trainEval > 0) {
+      const batcher = new GpuBatcher(gpu, this.train);
+      batcher.setOrder(trainEvalOrder(data.train.count, trainEval));
+      this.trainEval = { batcher, count: trainEval };
+    }
+    if (o.measureShareGap) {
+      this.shareGap = {
+        finalShares: gpu.persistent(this.stepsPerEpoch * c.batch * tokensOf(this.vit), 'train.final_own_shares'),
+        lambdas: new Float64Array(this.stepsPerEpoch).fill(NaN),
+      };
+    }
     this.partnerShare = gpu.persistent(tokensOf(this.vit) - 1, 'mix.partner_share');
     this.tokenMask = gpu.persistent(tokensOf(this.vit) - 1, 'mix.token_mask');
     if (o.teacher && this.method.teacher) {
@@ -321,7 +349,10 @@ export class TrainingRun {
       this.trainBatcher.setOrder(this.epochOrder(this.epoch));
       this.orderEpoch = this.epoch;
     }
-    if (this.stepInEpoch === 0) this.gpu.clear(this.lossSum);
+    if (this.stepInEpoch === 0) {
+      this.gpu.clear(this.lossSum);
+      this.shareGap?.lambdas.fill(NaN);
+    }
     this.trainStep(this.stepInEpoch);
   }
 
@@ -353,7 +384,9 @@ export class TrainingRun {
     };
     // Labels carried through the attention: the method's (TL-Align), or else the own shares when this step reads them.
     const methodLabels = this.method.initialLabels && noGrad(() => this.method.initialLabels!(batchInputs));
-    const wantShares = !!this.fluctuationRequest || (!!this.snapshotRequest?.request.fluctuation && SPATIAL_KINDS.includes(mix.kind));
+    const spatial = SPATIAL_KINDS.includes(mix.kind);
+    const measureGap = !!this.shareGap && spatial;
+    const wantShares = measureGap || !!this.fluctuationRequest || (!!this.snapshotRequest?.request.fluctuation && spatial);
     const sharesCarried = !methodLabels && wantShares && this.fuseLabels;
     const carried = methodLabels ?? (sharesCarried ? noGrad(() => initOwnShares(gpu, this.ownShareOptions(batchInputs))) : undefined);
     const fused = carried && this.fusesLabels(carried) ? carried : undefined;
@@ -366,6 +399,13 @@ export class TrainingRun {
     axpy(gpu, loss.loss.storage, this.lossSum, 1, true);
     let shares: readonly Tensor[] | undefined = sharesCarried ? out.labels : this.method.labelsAreOwnShares ? inputs!.propagated : undefined;
     const ownShares = () => (shares ??= this.ownShares(inputs!));
+    if (measureGap) {
+      const final = ownShares()[ownShares().length - 1].storage;
+      const perStep = c.batch * batchInputs.tokens;
+      const at = this.stepInEpoch;
+      gpu.copy(final, { ...this.shareGap!.finalShares, offset: this.shareGap!.finalShares.offset + 4 * at * perStep, elements: perStep }, perStep);
+      this.shareGap!.lambdas[at] = mix.ownShare;
+    }
     if (this.fluctuationRequest) this.readFluctuation(inputs!, ownShares(), this.fluctuationRequest);
     this.fluctuationRequest = undefined;
     if (this.snapshotRequest) this.readSnapshot(inputs!, images, labels, loss.targets, out, ownShares, this.snapshotRequest);
@@ -470,16 +510,22 @@ export class TrainingRun {
    * `logits`, also every test image's logits [count, K].
    */
   async evaluate(o: { logits?: boolean } = {}): Promise<{ loss: number; acc: number; logits?: Float32Array }> {
+    return this.evaluateOn(this.testBatcher, this.testCount, o);
+  }
+
+  /** The same on the first `count` images of `batcher`'s order (clean: no augmentation, no mixing). */
+  private async evaluateOn(batcher: GpuBatcher, count: number, o: { logits?: boolean } = {}): Promise<{ loss: number; acc: number; logits?: Float32Array }> {
     const { gpu, config: c } = this;
     const K = this.vit.classes;
     gpu.clear(this.evalLossSum);
     gpu.clear(this.evalCorrect);
     if (o.logits) this.testLogits ??= gpu.persistent(this.testCount * K, 'eval.logits');
+    if (o.logits && count > this.testCount) throw new Error(`evaluate: logits are kept for at most ${this.testCount} images`);
     const mix: BatchMix = { kind: 'none', plan: { mode: 'none' }, ownShare: 1, partnerShare: new Float32Array(0) };
-    for (let first = 0; first < this.testCount; first += c.evalBatch) {
-      const batch = Math.min(c.evalBatch, this.testCount - first);
+    for (let first = 0; first < count; first += c.evalBatch) {
+      const batch = Math.min(c.evalBatch, count - first);
       noGrad(() => {
-        const { images, labels } = this.testBatcher.encode({ batch, first, augment: false, seed: 0, step: 0, mix: mix.plan });
+        const { images, labels } = batcher.encode({ batch, first, augment: false, seed: 0, step: 0, mix: mix.plan });
         const out = this.model.forward(images);
         const logits = this.method.evalLogits ? this.method.evalLogits(out, this.model) : out.logits;
         const targets = areaTargets({
@@ -496,19 +542,41 @@ export class TrainingRun {
     const logitsRead = o.logits ? gpu.readback(this.testLogits!) : undefined;
     const [correct] = await gpu.read(this.evalCorrect);
     const [lossSum] = await lossSumRead;
-    return { loss: lossSum / this.testCount, acc: correct / this.testCount, logits: await logitsRead };
+    return { loss: lossSum / count, acc: correct / count, logits: await logitsRead };
   }
 
   /** Evaluates the trained epoch and closes it (its result joins the history). */
   async finishEpoch(t: EpochTraining, o: { logits?: boolean } = {}): Promise<EpochResult & { logits?: Float32Array }> {
     if (!this.epochTrained) throw new Error(`epoch ${this.epoch + 1} has ${this.stepsPerEpoch - this.stepInEpoch} steps left to train`);
     const e = await this.evaluate(o);
+    const onTrain = this.trainEval && (await this.evaluateOn(this.trainEval.batcher, this.trainEval.count));
+    const gap = await this.readShareGap();
     this.epoch++;
     const result: EpochResult = {
       epoch: this.epoch, train_loss: t.train_loss, test_loss: e.loss, test_acc: e.acc, img_per_s: t.img_per_s, seconds: t.seconds, lr: t.lr,
+      ...(onTrain ? { train_acc: onTrain.acc, train_eval_loss: onTrain.loss } : {}),
+      ...(gap !== undefined ? { cls_share_gap: gap } : {}),
     };
     this.history.push(result);
     return { ...result, logits: e.logits };
+  }
+
+  /** measureShareGap: mean over this epoch's recorded spatial steps of mean_b |ρ_b − λ| (undefined: none recorded). */
+  private async readShareGap(): Promise<number | undefined> {
+    if (!this.shareGap) return undefined;
+    const { finalShares, lambdas } = this.shareGap;
+    const steps = [...lambdas.keys()].filter((i) => Number.isFinite(lambdas[i]));
+    if (!steps.length) return undefined;
+    const shares = await this.gpu.read(finalShares);
+    const B = this.config.batch;
+    const N = tokensOf(this.vit);
+    let total = 0;
+    for (const i of steps) {
+      let gap = 0;
+      for (let b = 0; b < B; b++) gap += Math.abs(shares[(i * B + b) * N] - lambdas[i]);
+      total += gap / B;
+    }
+    return total / steps.length;
   }
 
   /** Trains (the rest of) one epoch and evaluates. */
@@ -555,6 +623,18 @@ export class TrainingRun {
       this.optimizer.resetLossScale(lossScale.scale, lossScale.applied, lossScale.goodSteps, lossScale.skipped);
     }
   }
+}
+
+/** The training images behind train_acc: all of them, or a fixed random subset of `count` (the same for every run and seed). */
+export function trainEvalOrder(total: number, count: number): Uint32Array {
+  const order = Uint32Array.from({ length: total }, (_, i) => i);
+  if (count >= total) return order;
+  const rng = new Rng(0x7a1e7a1);
+  for (let i = 0; i < count; i++) {
+    const j = i + rng.int(total - i);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order.slice(0, count);
 }
 
 function checkTeacher(t: TeacherMaps, vit: VitConfig, count: number): void {

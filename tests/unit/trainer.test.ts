@@ -9,7 +9,7 @@ import { type Gpu } from '../../src/gpu/gpu.ts';
 import { openNodeGpu } from '../../src/gpu/node.ts';
 import { METHOD_NAMES, methodByName } from '../../src/methods/index.ts';
 import { Rng } from '../../src/nn/random.ts';
-import { type TeacherMaps, TrainingRun, type TrainConfig } from '../../src/train/trainer.ts';
+import { type TeacherMaps, TrainingRun, type TrainConfig, trainEvalOrder } from '../../src/train/trainer.ts';
 
 let gpu: Gpu;
 let data: DatasetSplits;
@@ -108,6 +108,50 @@ test('token fluctuation: per-layer own-image shares of a spatial mix, read on re
     for (let j = 1; j < N; j++) assert.ok(Math.abs(f.layers[0][b * N + j] - (1 - f.mix.partnerShare[j - 1])) < 1e-6, 'patch j starts at 1 − m_j');
   }
   for (const layer of f.layers) assert.ok(layer.every((v) => v >= -1e-6 && v <= 1 + 1e-6));
+});
+
+test('train accuracy: the clean evaluation of the training images, as evaluate() scores a test split holding them', async () => {
+  const same: DatasetSplits = { ...data, test: data.train };
+  const run = new TrainingRun(gpu, same, { ...small, method: 'cutmix-token' }, { trainEval: data.train.count });
+  const e = await run.runEpoch();
+  assert.equal(e.train_acc, e.test_acc);
+  assert.equal(e.train_eval_loss, e.test_loss);
+  const off = await new TrainingRun(gpu, data, small).runEpoch();
+  assert.equal(off.train_acc, undefined, 'off by default');
+  // fewer than the split: a fixed subset, the same for every run and seed, of distinct images
+  const order = trainEvalOrder(1000, 40);
+  assert.equal(new Set(order).size, 40);
+  assert.ok(order.every((i) => i < 1000));
+  assert.deepEqual(trainEvalOrder(1000, 40), order);
+  assert.notDeepEqual([...order], Array.from({ length: 40 }, (_, i) => i));
+  const partial = await new TrainingRun(gpu, data, { ...small, seed: 9 }, { trainEval: 40 }).runEpoch();
+  assert.ok(partial.train_acc !== undefined && Number.isInteger(partial.train_acc * 40), `${partial.train_acc} is a count over 40 images`);
+});
+
+test('share gap: mean over the epoch of mean_b |ρ_b − λ|, as the per-step read-outs of the last block give it', async () => {
+  for (const method of ['cutmix-token', 'tl-align', 'mixup'] as const) {
+    const run = new TrainingRun(gpu, data, { ...small, method }, { measureShareGap: true });
+    const reads = [];
+    while (!run.epochTrained) {
+      reads.push(run.nextFluctuation());
+      run.stepOnce();
+    }
+    const e = await run.finishEpoch({ train_loss: 0, img_per_s: 0, seconds: 0, lr: 0 });
+    const steps = (await Promise.all(reads)).filter((f) => f.mix.kind !== 'mixup' && f.mix.kind !== 'none');
+    if (method === 'mixup') {
+      assert.equal(e.cls_share_gap, undefined, 'no spatial batch, no gap');
+      continue;
+    }
+    assert.equal(steps.length, run.stepsPerEpoch);
+    const expected = steps.reduce((total, f) => {
+      const last = f.layers[f.layers.length - 1];
+      let gap = 0;
+      for (let b = 0; b < f.batch; b++) gap += Math.abs(last[b * f.tokens] - f.mix.ownShare);
+      return total + gap / f.batch;
+    }, 0) / steps.length;
+    assert.ok(expected > 0, `${method}: attention moves the CLS share away from λ`);
+    assert.ok(Math.abs(e.cls_share_gap! - expected) < 1e-9, `${method}: ${e.cls_share_gap} against ${expected} from the read-outs`);
+  }
 });
 
 test('bad configurations are refused with the reason', () => {
