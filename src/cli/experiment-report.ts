@@ -12,7 +12,10 @@ export interface RunResult {
   final_train_loss: number;
   final_train_acc?: number;
   img_per_s: number;
+  /** Training time (the epochs' steps). */
   seconds: number;
+  /** The whole run: set-up, training and every evaluation. */
+  wall_s?: number;
   epochs: EpochResult[];
 }
 

@@ -9,6 +9,7 @@
  * exported with the dense head to ONNX and run by onnxruntime-web, unless --teacher gives one.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { loadDataset } from '../data/load-node.ts';
 import { adapterName } from '../gpu/device.ts';
@@ -151,10 +152,12 @@ const jsonPath = join(dirname(out), 'results', `${budgetName}.json`);
 const svgPath = join(dirname(out), 'results', `${budgetName}-curves.svg`);
 const planned = methods.length * seeds.length;
 const trainEval = budget.trainEval ?? Math.min(data.train.count, data.test.count);
+const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${process.platform} ${process.arch}`;
 
 // Seed by seed, every method: an interrupted table still holds whole seeds, and the files are rewritten after every run.
 for (const seed of seeds) {
   for (const method of methods) {
+    const runStart = performance.now();
     const gpu = await openNodeGpu();
     adapter = adapterName(gpu.adapter);
     const run = new TrainingRun(gpu, data, { ...budget.config, method, seed }, { teacher, trainEval, measureShareGap: true });
@@ -172,7 +175,7 @@ for (const seed of seeds) {
     const last = h[h.length - 1];
     runs.push({
       method, seed, final_test_acc: last.test_acc, final_train_loss: last.train_loss, final_train_acc: last.train_acc,
-      img_per_s: images / seconds, seconds, epochs: h,
+      img_per_s: images / seconds, seconds, wall_s: (performance.now() - runStart) / 1000, epochs: h,
     });
     console.log(`${method.padEnd(18)} seed ${seed}: test acc ${(100 * last.test_acc).toFixed(2)}%` +
       (last.train_acc !== undefined ? `, train acc ${(100 * last.train_acc).toFixed(2)}%` : '') + `, ${(images / seconds).toFixed(0)} img/s (${runs.length}/${planned})`);
@@ -202,7 +205,7 @@ function write(): void {
       `label smoothing ${c.smoothing}, Mixup α ${c.mixupAlpha}, CutMix α ${c.cutmixAlpha}, ${c.augment ? 'random crop + flip' : 'no crop or flip'}. Seeds ${seeds.join(', ')}; test accuracy after the last epoch.`,
     '',
     ...(teacherNote ? [teacherNote, ''] : []),
-    `Measured ${date} by \`${command}\` on ${adapter}, Node ${process.versions.node}; ` +
+    `Measured ${date} by \`${command}\` on ${adapter}, Node ${process.versions.node}, a machine with ${machine}; ` +
       `${runs.length === planned ? `${runs.length} runs` : `**${runs.length} of ${planned} runs so far**`} in ${minutes.toFixed(1)} min. ` +
       `Raw results: [\`${link(jsonPath)}\`](${link(jsonPath)}).`,
     '',
@@ -230,7 +233,7 @@ function write(): void {
 
   mkdirSync(dirname(jsonPath), { recursive: true });
   writeFileSync(jsonPath, JSON.stringify({
-    budget: budgetName, summary: budget.summary, date, adapter, command, complete: runs.length === planned, minutes, config, train_eval: trainEval,
+    budget: budgetName, summary: budget.summary, date, adapter, machine, node: process.versions.node, command, complete: runs.length === planned, minutes, config, train_eval: trainEval,
     data: { path: dataPath, train: data.train.count, test: data.test.count }, runs,
   }, null, 2) + '\n');
   writeFileSync(svgPath, curvesSvg(runs, methods, `Budget ${budgetName}: accuracy per epoch, mean over seeds ${seeds.join(', ')}`));
