@@ -219,6 +219,10 @@ describe('playground', { skip }, () => {
     await p.locator('[data-view=batch]').screenshot({ path: join(ROOT, 'test-results/playground-tokenmix.png') });
     await waitFor(p, 'the tokenmix run to finish', async () => (await stateOf(p)) === 'done', 120_000, plog);
     console.log(`tokenmix: trained and evaluated in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    // The epoch's result carries the train accuracy, on as many clean training images as the test split (32 of 64): a count over 32.
+    const epochs = await p.evaluate(() => (globalThis as unknown as { labelflow: { getState(): { epochs: { test_acc: number; train_acc?: number }[] } } }).labelflow.getState().epochs);
+    assert.equal(epochs.length, 1);
+    assert.ok(epochs[0].train_acc !== undefined && Number.isInteger(epochs[0].train_acc * 32), `train accuracy ${epochs[0].train_acc}`);
 
     const run = p.getByTestId('run').filter({ hasText: 'tokenmix' }).first();
     await waitFor(p, 'the finished run in the list', async () => (await run.getAttribute('data-state')) === 'done', 30_000, plog);

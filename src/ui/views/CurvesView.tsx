@@ -1,4 +1,4 @@
-/** Training curves of one or more runs overlaid, for comparing them: loss, test accuracy, throughput, learning rate. */
+/** Training curves of one or more runs overlaid, for comparing them: loss, test and train accuracy, throughput, learning rate. */
 import { memo, useEffect, useRef } from 'react';
 import { type CurvePoint } from '../../train/protocol.ts';
 import { type EpochResult } from '../../train/trainer.ts';
@@ -19,25 +19,32 @@ const percent = (value: number) => `${Math.round(value * 100)}%`;
 
 interface Panel {
   options: ChartOptions;
-  series: (run: CurveRun, colour: string) => Series;
+  series: (run: CurveRun, colour: string) => Series[];
 }
 
 const PANELS: Panel[] = [
   {
     options: { title: 'training loss', xLabel: 'epoch' },
-    series: (r, colour) => ({ name: r.name, colour, xs: r.points.map((p) => p.epoch), ys: r.points.map((p) => p.loss) }),
+    series: (r, colour) => [{ name: r.name, colour, xs: r.points.map((p) => p.epoch), ys: r.points.map((p) => p.loss) }],
   },
   {
-    options: { title: 'test accuracy', xLabel: 'epoch', yFormat: percent },
-    series: (r, colour) => ({ name: r.name, colour, xs: r.epochs.map((e) => e.epoch), ys: r.epochs.map((e) => e.test_acc), markers: true }),
+    // Train accuracy is measured on clean training images after each epoch; its gap over test accuracy is overfitting.
+    options: { title: 'accuracy: test (solid), train (dashed)', xLabel: 'epoch', yFormat: percent },
+    series: (r, colour) => {
+      const measured = r.epochs.filter((e) => e.train_acc !== undefined);
+      return [
+        { name: r.name, colour, xs: r.epochs.map((e) => e.epoch), ys: r.epochs.map((e) => e.test_acc), markers: true },
+        ...(measured.length ? [{ colour, dashed: true, xs: measured.map((e) => e.epoch), ys: measured.map((e) => e.train_acc!) }] : []),
+      ];
+    },
   },
   {
     options: { title: 'images / s', xLabel: 'epoch' },
-    series: (r, colour) => ({ name: r.name, colour, xs: r.points.map((p) => p.epoch), ys: r.points.map((p) => p.imgPerS) }),
+    series: (r, colour) => [{ name: r.name, colour, xs: r.points.map((p) => p.epoch), ys: r.points.map((p) => p.imgPerS) }],
   },
   {
     options: { title: 'learning rate', xLabel: 'epoch' },
-    series: (r, colour) => ({ name: r.name, colour, xs: r.points.map((p) => p.epoch), ys: r.points.map((p) => p.lr) }),
+    series: (r, colour) => [{ name: r.name, colour, xs: r.points.map((p) => p.epoch), ys: r.points.map((p) => p.lr) }],
   },
 ];
 
@@ -49,7 +56,7 @@ function drawCurves(canvas: HTMLCanvasElement, runs: CurveRun[]): void {
   const ctx = prepareCanvas(canvas, 2 * CHART.width, 2 * CHART.height);
   PANELS.forEach((panel, i) => {
     const rect = { x: (i % 2) * CHART.width, y: Math.floor(i / 2) * CHART.height, ...CHART };
-    const series = runs.map((run, r) => panel.series(run, run.colour ?? SERIES_COLOURS[r % SERIES_COLOURS.length]));
+    const series = runs.flatMap((run, r) => panel.series(run, run.colour ?? SERIES_COLOURS[r % SERIES_COLOURS.length]));
     drawLineChart(ctx, rect, series, panel.options);
   });
 }
