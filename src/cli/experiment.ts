@@ -18,9 +18,7 @@ import { exportVitOnnx } from '../interop/onnx.ts';
 import { METHOD_NAMES, methodByName } from '../methods/index.ts';
 import { resolveConfig, type TeacherMaps, type TrainConfig, TrainingRun, vitConfigOf } from '../train/trainer.ts';
 import { parseArgsOrExit } from './args.ts';
-import {
-  accuracyTable, curvesSvg, curvesTable, overfitCheck, type PairedDifference, pairedDifference, pairedTable, reading, type RunResult, shareGapTable,
-} from './experiment-report.ts';
+import { curvesSvg, curvesTitle, methodsOf, type RawResults, renderSection, replaceSection, type RunResult, sectionOf } from './experiment-report.ts';
 import { teacherMapsFor } from './teacher.ts';
 
 const CIFAR10_JPG = join(process.env.LABELFLOW_CIFAR10 ?? '../shared/datasets/cifar10', 'cifar10-jpg.tar.gz');
@@ -96,6 +94,7 @@ const args = parseArgsOrExit('npm run experiment --', process.argv.slice(2), {
   data: { type: 'string', value: 'PATH', help: "override the budget's dataset path" },
   out: { type: 'string', value: 'docs/results.md', help: 'markdown file to update (default docs/results.md); raw results and the curves go to results/ beside it' },
   verbose: { type: 'boolean', help: 'a line per epoch of every run' },
+  'report-only': { type: 'boolean', help: "train nothing: rewrite the budget's section and curves from its raw results (results/<budget>.json beside --out)" },
 });
 
 const fail = (message: string): never => {
@@ -117,6 +116,27 @@ const seeds = (args.seeds ?? ['0', '1', '2']).map(Number);
 if (seeds.some((s) => !Number.isInteger(s))) fail(`--seeds must be integers, got ${args.seeds}`);
 const out = args.out ?? 'docs/results.md';
 const dataPath = args.data ?? budget.data;
+
+const jsonPath = join(dirname(out), 'results', `${budgetName}.json`);
+const svgPath = join(dirname(out), 'results', `${budgetName}-curves.svg`);
+
+/** The budget's section of `out` and its curves, from the raw results alone. */
+function writeReport(raw: RawResults): void {
+  const link = (p: string) => relative(dirname(out), p);
+  writeFileSync(svgPath, curvesSvg(raw.runs, methodsOf(raw), curvesTitle(raw)));
+  const section = renderSection(raw, { json: link(jsonPath), svg: link(svgPath) });
+  const header = '# Results\n\nEvery table here is written by `npm run experiment`; nothing is typed in by hand.\n';
+  let doc = existsSync(out) ? readFileSync(out, 'utf8') : header;
+  doc = sectionOf(doc, budgetName) !== undefined ? replaceSection(doc, budgetName, section) : `${doc.trimEnd()}\n\n${section}\n`;
+  writeFileSync(out, doc);
+}
+
+if (args['report-only']) {
+  if (!existsSync(jsonPath)) fail(`--report-only: no raw results at ${jsonPath}`);
+  writeReport(JSON.parse(readFileSync(jsonPath, 'utf8')) as RawResults);
+  console.log(`${sectionOf(readFileSync(out, 'utf8'), budgetName)}\n\n→ ${out}, ${svgPath} (from ${jsonPath})`);
+  process.exit(0);
+}
 
 const started = performance.now();
 const data = await loadDataset(dataPath, { trainLimit: budget.trainLimit, testLimit: budget.testLimit, seed: 0 }).catch((e: Error) => fail(e.message));
@@ -148,8 +168,6 @@ if (methods.some((m) => methodByName(m).teacher)) {
 const runs: RunResult[] = [];
 let adapter = '';
 let config: TrainConfig | undefined;
-const jsonPath = join(dirname(out), 'results', `${budgetName}.json`);
-const svgPath = join(dirname(out), 'results', `${budgetName}-curves.svg`);
 const planned = methods.length * seeds.length;
 const trainEval = budget.trainEval ?? Math.min(data.train.count, data.test.count);
 const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${process.platform} ${process.arch}`;
@@ -185,64 +203,18 @@ for (const seed of seeds) {
 }
 
 function write(): void {
-  const date = new Date().toISOString().slice(0, 10);
-  const minutes = (performance.now() - started) / 60000;
-  const c = config!;
-  const command = `npm run experiment -- --budget ${budgetName}` + (args.methods ? ` --methods ${methods.join(',')}` : '') +
-    (args.seeds ? ` --seeds ${seeds.join(',')}` : '') + (args.data ? ` --data ${args.data}` : '') + (args.teacher ? ` --teacher ${args.teacher}` : '');
-  const link = (p: string) => relative(dirname(out), p);
-  const tlVsToken = pairedDifference(runs, 'tl-align', 'cutmix-token');
-  const tokenVsNone = pairedDifference(runs, 'cutmix-token', 'none');
-  const diffs = [tlVsToken, tokenVsNone, pairedDifference(runs, 'tl-align', 'none'), pairedDifference(runs, 'cutmix-token', 'cutmix')]
-    .filter((d): d is PairedDifference => !!d);
-  const overfit = overfitCheck(runs);
-  const gapRows = shareGapTable(runs, methods);
-  const section = [
-    `<!-- results:${budgetName} -->`,
-    `### Budget \`${budgetName}\``,
-    '',
-    `${budget.summary}. Learning rate ${c.lr} (warmup ${c.warmupEpochs} epoch${c.warmupEpochs === 1 ? '' : 's'}, cosine to ${c.minLr}), AdamW weight decay ${c.weightDecay}, ` +
-      `label smoothing ${c.smoothing}, Mixup α ${c.mixupAlpha}, CutMix α ${c.cutmixAlpha}, ${c.augment ? 'random crop + flip' : 'no crop or flip'}. Seeds ${seeds.join(', ')}; test accuracy after the last epoch.`,
-    '',
-    ...(teacherNote ? [teacherNote, ''] : []),
-    `Measured ${date} by \`${command}\` on ${adapter}, Node ${process.versions.node}, a machine with ${machine}; ` +
-      `${runs.length === planned ? `${runs.length} runs` : `**${runs.length} of ${planned} runs so far**`} in ${minutes.toFixed(1)} min. ` +
-      `Raw results: [\`${link(jsonPath)}\`](${link(jsonPath)}).`,
-    '',
-    ...accuracyTable(runs, methods),
-    '',
-    `Train accuracy is measured after each epoch on ${trainEval === data.train.count ? 'all' : trainEval} ${trainEval === data.train.count ? '' : 'of the '}training images, clean (no crop, flip or mixing), ` +
-      'like the test accuracy; the train loss is the mean loss of the last epoch\'s (mixed) steps.',
-    ...(diffs.length ? ['', '**Paired differences** (same seed, same data and subset; 95% t interval over the seeds):', '', ...pairedTable(diffs)] : []),
-    ...(gapRows.length ? ['', '**Token fluctuation**: mean |ρ − λ| per epoch, ρ the CLS token\'s own-image share propagated through every block\'s attention (TL-Align\'s rule), λ the area share that CutMix\'s target uses; mean over the epoch\'s spatially mixed batches and the seeds.', '', ...gapRows] : []),
-    '',
-    '**Learning curves** (mean over seeds):',
-    '',
-    `![learning curves of the ${budgetName} budget](${link(svgPath)})`,
-    '',
-    '<details><summary>Per epoch: test / train accuracy %, mean over seeds</summary>',
-    '',
-    ...curvesTable(runs, methods),
-    '',
-    '</details>',
-    '',
-    ...(overfit ? [`**Regime check.** ${overfit.text}`, ''] : []),
-    `**Reading.** ${reading(runs, tlVsToken, tokenVsNone)}`,
-    `<!-- /results:${budgetName} -->`,
-  ].join('\n');
-
-  mkdirSync(dirname(jsonPath), { recursive: true });
-  writeFileSync(jsonPath, JSON.stringify({
-    budget: budgetName, summary: budget.summary, date, adapter, machine, node: process.versions.node, command, complete: runs.length === planned, minutes, config, train_eval: trainEval,
+  const raw: RawResults = {
+    budget: budgetName, summary: budget.summary, date: new Date().toISOString().slice(0, 10), adapter, machine, node: process.versions.node,
+    command: `npm run experiment -- --budget ${budgetName}` + (args.methods ? ` --methods ${methods.join(',')}` : '') +
+      (args.seeds ? ` --seeds ${seeds.join(',')}` : '') + (args.data ? ` --data ${args.data}` : '') + (args.teacher ? ` --teacher ${args.teacher}` : ''),
+    methods, seeds, planned, complete: runs.length === planned, minutes: (performance.now() - started) / 60000,
+    config: config!, train_eval: trainEval, teacher_note: teacherNote || undefined,
     data: { path: dataPath, train: data.train.count, test: data.test.count }, runs,
-  }, null, 2) + '\n');
-  writeFileSync(svgPath, curvesSvg(runs, methods, `Budget ${budgetName}: accuracy per epoch, mean over seeds ${seeds.join(', ')}`));
-  const header = '# Results\n\nEvery table here is written by `npm run experiment`; nothing is typed in by hand.\n';
-  let doc = existsSync(out) ? readFileSync(out, 'utf8') : header;
-  const marked = new RegExp(`<!-- results:${budgetName} -->[\\s\\S]*?<!-- /results:${budgetName} -->`);
-  doc = marked.test(doc) ? doc.replace(marked, () => section) : `${doc.trimEnd()}\n\n${section}\n`;
-  writeFileSync(out, doc);
+  };
+  mkdirSync(dirname(jsonPath), { recursive: true });
+  writeFileSync(jsonPath, JSON.stringify(raw, null, 2) + '\n');
+  writeReport(raw);
 }
 
-console.log(`\n${readFileSync(out, 'utf8').match(new RegExp(`<!-- results:${budgetName} -->[\\s\\S]*?<!-- /results:${budgetName} -->`))![0]}\n\n→ ${out}, ${jsonPath}, ${svgPath}`);
+console.log(`\n${sectionOf(readFileSync(out, 'utf8'), budgetName)}\n\n→ ${out}, ${jsonPath}, ${svgPath}`);
 process.exit(0);

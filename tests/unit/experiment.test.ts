@@ -3,11 +3,13 @@
 // sections, and the paired statistics against numbers worked by hand.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { overfitCheck, pairedDifference, type RunResult, shareGapTable } from '../../src/cli/experiment-report.ts';
+import {
+  curvesSvg, curvesTitle, methodsOf, overfitCheck, pairedDifference, type RawResults, renderSection, type RunResult, sectionOf, shareGapTable,
+} from '../../src/cli/experiment-report.ts';
 import { type EpochResult } from '../../src/train/trainer.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'labelflow-experiment-'));
@@ -21,7 +23,7 @@ function experiment(args: string[]) {
 interface Raw { runs: RunResult[]; complete: boolean; command: string }
 const raw = (path: string): Raw => JSON.parse(readFileSync(path, 'utf8'));
 /** Everything a run learned, without its timings. */
-const learned = (r: RunResult) => ({ ...r, img_per_s: 0, seconds: 0, epochs: r.epochs.map((e) => ({ ...e, img_per_s: 0, seconds: 0 })) });
+const learned = (r: RunResult) => ({ ...r, img_per_s: 0, seconds: 0, wall_s: 0, epochs: r.epochs.map((e) => ({ ...e, img_per_s: 0, seconds: 0 })) });
 
 test('--seeds 0 reproduces the seed-0 rows of a two-seed table bit for bit; the report has every section', () => {
   const methods = 'none,cutmix-token,tl-align';
@@ -49,8 +51,29 @@ test('--seeds 0 reproduces the seed-0 rows of a two-seed table bit for bit; the 
     '`npm run experiment -- --budget smoke --methods none,cutmix-token,tl-align --seeds 0,1`', '<!-- /results:smoke -->']) {
     assert.ok(doc.includes(part), `the report has ${part}`);
   }
-  assert.ok(existsSync(join(dir, 'both', 'results', 'smoke-curves.svg')));
-  assert.match(readFileSync(join(dir, 'both', 'results', 'smoke-curves.svg'), 'utf8'), /^<svg[\s\S]*<polyline[\s\S]*<\/svg>\n$/);
+  const svg = join(dir, 'both', 'results', 'smoke-curves.svg');
+  assert.match(readFileSync(svg, 'utf8'), /^<svg[\s\S]*<polyline[\s\S]*<\/svg>\n$/);
+
+  // --report-only: the same section and curves from the raw results alone
+  const curves = readFileSync(svg, 'utf8');
+  writeFileSync(both, '# Results\n');
+  rmSync(svg);
+  experiment(['--budget', 'smoke', '--report-only', '--out', both]);
+  assert.equal(sectionOf(readFileSync(both, 'utf8'), 'smoke'), sectionOf(doc, 'smoke'));
+  assert.equal(readFileSync(svg, 'utf8'), curves);
+});
+
+test('the committed results are what their raw results render to: nothing in docs/results.md is typed by hand', () => {
+  const doc = readFileSync('docs/results.md', 'utf8');
+  const raws = readdirSync('docs/results').filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join('docs/results', f), 'utf8')) as RawResults)
+    .filter((raw) => raw.command !== undefined); // files from before the report was a function of them
+  assert.ok(raws.some((raw) => raw.budget === 'overfit-1k'), 'the overfit-1k table is committed');
+  for (const raw of raws) {
+    const links = { json: `results/${raw.budget}.json`, svg: `results/${raw.budget}-curves.svg` };
+    assert.equal(sectionOf(doc, raw.budget), renderSection(raw, links), `docs/results.md's ${raw.budget} section`);
+    assert.equal(readFileSync(join('docs', links.svg), 'utf8'), curvesSvg(raw.runs, methodsOf(raw), curvesTitle(raw)), `docs/${links.svg}`);
+    assert.equal(raw.complete, true, `${raw.budget}: every planned run`);
+  }
 });
 
 test('a rerun replaces its own section and leaves the others', () => {
