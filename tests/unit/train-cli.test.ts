@@ -33,7 +33,7 @@ function train(args: string[]) {
 interface Result {
   config: Record<string, unknown>;
   adapter: { limits: Record<string, number> };
-  epochs: { epoch: number; train_loss: number; test_loss: number; test_acc: number; img_per_s: number; seconds: number }[];
+  epochs: { epoch: number; train_loss: number; test_loss: number; test_acc: number; img_per_s: number; seconds: number; train_acc?: number; cls_share_gap?: number }[];
   final: { test_acc: number; img_per_s: number };
 }
 
@@ -88,7 +88,7 @@ for (const seed of LEARNING_SEEDS) {
       assert.equal(result.config.warmupEpochs, LEARNING.warmupEpochs);
       assert.equal(result.config.augment, LEARNING.augment);
       assert.deepEqual(result.epochs.map((e) => e.epoch), Array.from({ length: LEARNING.epochs }, (_, i) => i + 1));
-      for (const e of result.epochs) for (const k of ['train_loss', 'test_loss', 'test_acc', 'img_per_s', 'seconds'] as const) assert.ok(Number.isFinite(e[k]), k);
+      for (const e of result.epochs) for (const k of ['train_loss', 'test_loss', 'test_acc', 'train_acc', 'img_per_s', 'seconds'] as const) assert.ok(Number.isFinite(e[k]), k);
       assert.ok(result.adapter.limits.maxStorageBufferBindingSize > 0);
       assert.equal(result.final.test_acc, result.epochs.at(-1)!.test_acc);
       assert.ok(result.final.test_acc >= GATE, `${method} seed ${seed}: test accuracy ${result.final.test_acc} < ${GATE}`);
@@ -99,13 +99,19 @@ for (const seed of LEARNING_SEEDS) {
 test('synthetic run: result.json, progress, a timm-named checkpoint, and resume', () => {
   const out = join(dir, 'synthetic.json');
   const ckpt = join(dir, 'synthetic.safetensors');
-  const base = ['--data', 'synthetic', '--model', 'test', '--method', 'cutmix-token', '--train-limit', '256', '--test-limit', '64', '--batch', '32', '--epochs', '2'];
+  const base = ['--data', 'synthetic', '--model', 'test', '--method', 'cutmix-token', '--share-gap', '--train-limit', '256', '--test-limit', '64', '--batch', '32', '--epochs', '2'];
   const r = train([...base, '--out', out, '--checkpoint', ckpt]);
   assert.equal(r.code, 0, r.err);
   assert.match(r.err, /epoch 1\/2 \[#*\.*\] step \d+\/8 {2}loss \d\.\d{4} {2}\d+ img\/s {2}ETA \d+:\d\d/);
   assert.match(r.out, /epoch 2\/2 {2}train loss/);
   const result = JSON.parse(readFileSync(out, 'utf8')) as Result;
   assert.equal(result.epochs.length, 2);
+  // train accuracy on as many clean training images as the test split (64 of 256), and the share gap of the token CutMix batches
+  assert.match(r.out, /epoch 2\/2 .*test acc \d+\.\d\d% {2}train acc \d+\.\d\d% {2}\|ρ−λ\| 0\.\d{4}/);
+  for (const e of result.epochs) {
+    assert.ok(e.train_acc !== undefined && Number.isInteger(e.train_acc * 64), `train_acc ${e.train_acc} is a count over 64 images`);
+    assert.ok(e.cls_share_gap !== undefined && e.cls_share_gap > 0 && e.cls_share_gap < 1, `cls_share_gap ${e.cls_share_gap}`);
+  }
   const file = decodeSafetensors(new Uint8Array(readFileSync(ckpt)), ckpt);
   for (const name of ['cls_token', 'pos_embed', 'patch_embed.proj.weight', 'blocks.0.attn.qkv.weight', 'head.weight']) assert.ok(file.tensors.has(name), name);
   assert.deepEqual(file.tensors.get('blocks.0.attn.qkv.weight')!.shape, [96, 32]);
