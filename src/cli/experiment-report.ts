@@ -46,6 +46,7 @@ export const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 /** Sample standard deviation (n − 1); 0 for fewer than two values. */
 export const std = (xs: number[]) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
 const pct = (x: number) => (100 * x).toFixed(1);
+const count = (n: number) => n.toLocaleString('en-US');
 const points = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(100 * x).toFixed(1)}`;
 
 /** Two-sided 95% quantile of Student's t with `df` degrees of freedom (df ≤ 10 tabulated, then the normal's). */
@@ -284,12 +285,12 @@ export function renderSection(raw: RawResults, links: { json: string; svg: strin
     '',
     ...(raw.teacher_note ? [raw.teacher_note, ''] : []),
     `Measured ${raw.date} by \`${raw.command ?? `npm run experiment -- --budget ${budget}`}\` on ${where}; ` +
-      `${runs.length === planned ? `${runs.length} runs` : `**${runs.length} of ${planned} runs so far**`}` +
+      `${runs.length === planned ? `${runs.length} run${runs.length === 1 ? '' : 's'}` : `**${runs.length} of ${planned} runs so far**`}` +
       `${raw.minutes !== undefined ? ` in ${raw.minutes.toFixed(1)} min` : ''}. Raw results: [\`${links.json}\`](${links.json}).`,
     '',
     ...accuracyTable(runs, methods),
     ...(trainEval !== undefined
-      ? ['', `Train accuracy is measured after each epoch on ${trainEval === raw.data.train ? `all ${trainEval}` : `${trainEval} of the ${raw.data.train}`} training images, clean (no crop, flip or mixing), ` +
+      ? ['', `Train accuracy is measured after each epoch on ${trainEval === raw.data.train ? `all ${count(trainEval)}` : `${count(trainEval)} of the ${count(raw.data.train)}`} training images, clean (no crop, flip or mixing), ` +
         'like the test accuracy; the train loss is the mean loss of the last epoch\'s (mixed) steps.']
       : []),
     ...(diffs.length ? ['', '**Paired differences** (same seed, same data and subset; 95% t interval over the seeds):', '', ...pairedTable(diffs)] : []),

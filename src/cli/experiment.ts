@@ -70,7 +70,7 @@ export const BUDGETS: Record<string, Budget> = {
   'overfit-1k': {
     summary: 'The `test` ViT widened to the `peer` width at patch 8 (dim 64, 4 blocks, 4 heads, MLP 128: 148k parameters, 4×4 tokens + CLS), ' +
       '1,000 train / 1,000 test CIFAR-10 JPEGs (class-balanced random subsets, subset seed 0), 40 epochs, batch 64: a regime where `none` overfits ' +
-      '(issue 18) that a 2-core machine with a software adapter runs in about 1.5 hours',
+      'that a 2-core machine with a software adapter can run (issue 18)',
     data: CIFAR10_JPG, trainLimit: 1000, testLimit: 1000,
     config: { model: 'test', modelOverrides: { dim: 64, depth: 4, heads: 4, mlpDim: 128 }, epochs: 40, batch: 64, lr: 0.002, warmupEpochs: 2, augment: false },
     methods: ['none', 'mixup', 'cutmix', 'cutmix-token', 'mixup-cutmix', 'tl-align'],
