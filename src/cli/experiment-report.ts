@@ -159,12 +159,8 @@ export function curvesSvg(runs: RunResult[], methods: string[], title: string): 
     { name: 'train accuracy (clean training images)', ys: present.map((m) => curve(runs, m, (e) => e.train_acc)) },
   ];
   const epochs = Math.max(1, ...panels.flatMap((p) => p.ys.map((ys) => ys.length)));
-  const values = panels.flatMap((p) => p.ys.flat().filter((y): y is number => y !== undefined));
-  const top = Math.min(1, Math.ceil((Math.max(0.1, ...values) + 0.02) * 10) / 10);
-  const bottom = Math.max(0, Math.floor((Math.min(top - 0.1, ...values) - 0.02) * 10) / 10);
   const panelW = 360, gapW = 50, left = 50, legendW = 150, topPad = 48, bottomPad = 40, H = 400;
   const W = left + 2 * panelW + gapW + legendW;
-  const y = (v: number) => topPad + (1 - (v - bottom) / (top - bottom)) * (H - topPad - bottomPad);
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
@@ -173,8 +169,14 @@ export function curvesSvg(runs: RunResult[], methods: string[], title: string): 
   panels.forEach((panel, p) => {
     const x0 = left + p * (panelW + gapW);
     const x = (epoch: number) => x0 + ((epoch - 1) / Math.max(1, epochs - 1)) * panelW;
+    // Each panel its own range, in whole 5% steps around its data.
+    const values = panel.ys.flat().filter((v): v is number => v !== undefined);
+    const top = Math.min(1, Math.ceil((Math.max(0.1, ...values) + 0.01) * 20) / 20);
+    const bottom = Math.max(0, Math.floor((Math.min(top - 0.05, ...values) - 0.01) * 20) / 20);
+    const grid = top - bottom > 0.4 ? 0.1 : 0.05;
+    const y = (v: number) => topPad + (1 - (v - bottom) / (top - bottom)) * (H - topPad - bottomPad);
     out.push(`<text x="${x0}" y="${topPad - 10}" font-weight="bold">${escapeXml(panel.name)}</text>`);
-    for (let v = bottom; v <= top + 1e-9; v += 0.05) {
+    for (let v = Math.ceil(bottom / grid - 1e-9) * grid; v <= top + 1e-9; v += grid) {
       out.push(`<line x1="${x0}" x2="${x0 + panelW}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#e5e5e5"/>`,
         `<text x="${x0 - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${Math.round(100 * v)}%</text>`);
     }
@@ -229,14 +231,15 @@ export function overfitCheck(runs: RunResult[], method = 'none'): { holds: boole
 export function reading(runs: RunResult[], tlVsToken?: PairedDifference, tokenVsNone?: PairedDifference): string {
   const first = tlVsToken
     ? `Over ${tlVsToken.seeds.length} paired seed${tlVsToken.seeds.length > 1 ? 's' : ''}, \`tl-align\` − \`cutmix-token\` is ${points(tlVsToken.mean)} points ` +
-      `(${tlVsToken.seeds.length > 1 ? `95% interval ${points(tlVsToken.interval[0])} to ${points(tlVsToken.interval[1])}` : 'one seed, no interval'}), so TL-Align's published gain is ` +
+      `(higher on ${tlVsToken.differences.filter((d) => d > 0).length} of ${tlVsToken.seeds.length} seeds; ` +
+      `${tlVsToken.seeds.length > 1 ? `95% interval ${points(tlVsToken.interval[0])} to ${points(tlVsToken.interval[1])}` : 'one seed, no interval'}), so TL-Align's published gain is ` +
       `${tlVsToken.verdict === 'a' ? 'reproduced in sign' : tlVsToken.verdict === 'b' ? 'refuted at this budget (TL-Align is lower)' : 'not resolvable at this budget'}` +
       (tokenVsNone ? `, and token CutMix itself is ${points(tokenVsNone.mean)} points against no mixing (${tokenVsNone.verdict === 'unresolved' ? 'not resolved' : tokenVsNone.verdict === 'a' ? 'a resolved gain' : 'a resolved loss'}).` : '.')
     : 'The budget did not run both `tl-align` and `cutmix-token`, so the claim is not tested here.';
   const gap = curve(runs, 'cutmix-token', (e) => e.cls_share_gap).filter((x): x is number => x !== undefined);
   const second = gap.length
-    ? `The area target of \`cutmix-token\` misses the CLS token's attention-propagated share by a mean |ρ − λ| of ${gap[0].toFixed(3)} in epoch 1 and ` +
-      `${gap[gap.length - 1].toFixed(3)} in the last epoch (mean over its batches and seeds): the token fluctuation TL-Align corrects, in this model's terms.`
+    ? `The area target of \`cutmix-token\` misses the CLS token's attention-propagated share by a mean |ρ − λ| of ${gap[0].toFixed(4)} in epoch 1 and ` +
+      `${gap[gap.length - 1].toFixed(4)} in the last epoch (mean over its batches and seeds): the token fluctuation TL-Align corrects, in this model's terms.`
     : 'The share gap |ρ − λ| was not measured for `cutmix-token` here.';
   return `${first} ${second}`;
 }
