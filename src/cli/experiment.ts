@@ -1,5 +1,5 @@
 /**
- * `npm run experiment -- --budget <name> [--methods a,b] [--seeds 0,1,2] [--data PATH] [--teacher model.onnx] [--out docs/results.md] [--verbose]`
+ * `npm run experiment -- --budget <name> [--methods a,b] [--seeds 0,1,2] [--data PATH] [--teacher model.onnx] [--out docs/results.md] [--verbose] [--report-only]`
  * Trains every method × seed at a named budget (same data, model and schedule for all) and writes
  * its report into docs/results.md, between markers of that budget (src/cli/experiment-report.ts:
  * accuracies, paired differences, the CLS share gap |ρ − λ|, learning curves, a generated reading),
