@@ -152,6 +152,10 @@ test('share gap: mean over the epoch of mean_b |ρ_b − λ|, as the per-step re
     assert.ok(expected > 0, `${method}: attention moves the CLS share away from λ`);
     assert.ok(Math.abs(e.cls_share_gap! - expected) < 1e-9, `${method}: ${e.cls_share_gap} against ${expected} from the read-outs`);
   }
+  // Measuring only reads: the same run without it learns the same numbers, bit for bit.
+  const plain = await losses(new TrainingRun(gpu, data, { ...small, method: 'cutmix-token', seed: 4 }), 1);
+  const measured = await losses(new TrainingRun(gpu, data, { ...small, method: 'cutmix-token', seed: 4 }, { measureShareGap: true, trainEval: 40 }), 1);
+  assert.deepEqual(measured, plain);
 });
 
 test('bad configurations are refused with the reason', () => {
